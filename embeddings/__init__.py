@@ -1,0 +1,1 @@
+"""Text -> float32 vectors and nothing else (no FAISS, no SQLite, no Gradio)."""

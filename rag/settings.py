@@ -1,0 +1,112 @@
+"""One Settings object for the whole product: defaults < RAG_* environment < CLI flags.
+
+Every stage reads its knobs from here, so a value means the same thing in `rag ingest`,
+`rag ask`, `rag serve`, `rag eval` and `rag embed`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import InputError
+
+DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+DEFAULT_RERANKER = "BAAI/bge-reranker-v2-m3"
+RETRIEVER_MODES = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = Path(".rag/index")
+    seeds_dir: Path = Path("seeds")
+    embed_model: str = DEFAULT_MODEL
+    # When the configured model cannot be loaded, use the best local one (or BM25 alone)
+    # instead of failing; the fallback is always reported, never silent.
+    embed_fallback: bool = True
+    device: str | None = None
+    batch_size: int = 32
+    chunk_size: int = 900
+    chunk_overlap: int = 150
+    top_k: int = 5
+    retriever: str = "hybrid"
+    # Weight of the dense score in hybrid fusion; None picks one by the model in use.
+    dense_weight: float | None = None
+    rerank: bool = False
+    reranker_model: str = DEFAULT_RERANKER
+    host: str = "127.0.0.1"
+    port: int = 7860
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None  # never logged, never written to the manifest
+    auth: str | None = None  # "user:password" for the web UI; never logged
+    max_upload_mb: int = 50
+
+    @classmethod
+    def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from defaults, then ``RAG_*`` variables, then non-None overrides."""
+        env = dict(os.environ) if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("RAG_" + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, f.type, raw)
+        # Short aliases people expect for the secrets of the OpenAI-compatible endpoint.
+        if "llm_api_key" not in values and env.get("OPENAI_API_KEY"):
+            values["llm_api_key"] = env["OPENAI_API_KEY"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        updated = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        if self.retriever not in RETRIEVER_MODES:
+            raise InputError(
+                f"unknown retriever {self.retriever!r}: use one of {', '.join(RETRIEVER_MODES)}"
+            )
+        if self.top_k < 1 or self.top_k > 100:
+            raise InputError(f"top-k must be between 1 and 100, got {self.top_k}")
+        if self.chunk_size < 50:
+            raise InputError(f"chunk size must be at least 50 characters, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise InputError("chunk overlap must be at least 0 and smaller than the chunk size")
+        if self.dense_weight is not None and not 0.0 <= self.dense_weight <= 1.0:
+            raise InputError(f"dense weight must be between 0 and 1, got {self.dense_weight}")
+        if self.auth is not None and ":" not in self.auth:
+            raise InputError("RAG_AUTH must look like user:password")
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to show or store: secrets are left out."""
+        out = {}
+        for f in fields(self):
+            if f.name in ("llm_api_key", "auth"):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _coerce(name: str, type_name: Any, raw: str) -> Any:
+    t = str(type_name)
+    try:
+        if "Path" in t:
+            return Path(raw)
+        if "bool" in t:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if "float" in t:
+            return float(raw)
+        if "int" in t:
+            return int(raw)
+    except ValueError:
+        raise InputError(f"RAG_{name.upper()}={raw!r} is not a valid value") from None
+    return raw

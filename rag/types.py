@@ -1,0 +1,136 @@
+"""The values that flow forward through the pipeline: load -> clean -> chunk -> embed -> store
+-> retrieve -> answer. All frozen: a stage returns new values and never edits what it was given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned article. ``id`` is a content hash of title + text, so re-ingesting the same
+    article (from another path, another encoding) maps to the same row."""
+
+    id: str
+    title: str
+    text: str
+    source: str = ""
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of an article; ``article_text[start:end] == text`` always holds."""
+
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    title: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.article_id}:{self.index}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score, its rank (0-based) and each retriever's score."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    scores: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+    source: str = ""
+    date: str | None = None
+    also: tuple[str, ...] = ()  # article ids whose near-duplicate passages were collapsed here
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One cited passage. ``start``/``end`` locate the passage in its article; ``highlights``
+    are (start, end) article offsets of the sentences the answer quotes from it."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str
+    text: str
+    start: int
+    end: int
+    score: float
+    date: str | None = None
+    highlights: tuple[tuple[int, int], ...] = ()
+    also_reported_by: tuple[str, ...] = ()  # titles of articles carrying the same passage
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "article_id": self.article_id,
+            "title": self.title,
+            "source": self.source,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.score), 6),
+            "date": self.date,
+            "highlights": [list(h) for h in self.highlights],
+            "also_reported_by": list(self.also_reported_by),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    found: bool
+    citations: tuple[Citation, ...] = ()
+    mode: str = "hybrid"
+    model: str | None = None
+    confidence: float = 0.0
+    rewritten_query: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        """The JSON shape of `rag ask --json` and `POST /api/ask`."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "found": self.found,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieval": {"mode": self.mode, "model": self.model},
+            "confidence": round(float(self.confidence), 4),
+            "rewritten_query": self.rewritten_query,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that was not ingested, and why (shown in ingest reports)."""
+
+    source: str
+    reason: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    added: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    skipped: tuple[Skipped, ...] = ()
+    seconds: float = 0.0
+    added_ids: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "unchanged": self.unchanged,
+            "chunks": self.chunks,
+            "skipped": [
+                {"source": s.source, "reason": s.reason, "line": s.line} for s in self.skipped
+            ],
+            "seconds": round(self.seconds, 3),
+        }

@@ -1,0 +1,1 @@
+"""Gradio chat UI and HTTP API: a thin shell over rag.pipeline."""
