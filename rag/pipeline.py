@@ -1,0 +1,355 @@
+"""The one place that composes the stages: load -> clean -> chunk -> embed -> store for
+ingest, and retrieve -> answer for questions.
+
+An Assistant holds what is expensive to load (the encoder, the loaded index snapshot) and is
+shared by the CLI, the web UI and the evaluation. It reloads the snapshot when another process
+commits a new generation, so the chat keeps answering during and after an ingest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from rag.chunk import chunk_article, passage_for_embedding
+from rag.errors import InputError, ModelMismatchError
+from rag.load import load_paths
+from rag.settings import DEFAULT_MODEL, Settings
+from rag.store import Snapshot, Store
+from rag.types import Answer, Article, Chunk, Hit, IngestReport, Skipped
+
+log = logging.getLogger(__name__)
+MAX_QUESTION_CHARS = 2000
+LOCK_WAIT_SECONDS = 10.0
+
+
+def clean_question(question: str) -> str:
+    """A question as the pipeline takes it, or InputError saying what is wrong with it."""
+    from rag.clean import normalize_unicode
+
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    q = " ".join(normalize_unicode(question).split())
+    if not q:
+        raise InputError(
+            'the question is empty: type a question, e.g. "Hiệp ước mới thay thế những văn kiện nào?"'
+        )
+    if len(q) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the question is {len(q):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
+        )
+    return q
+
+
+class Assistant:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(settings.index_dir)
+        self._snapshot: Snapshot | None = None
+        self._choice = None
+        self._retriever = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> Assistant:
+        return cls(settings)
+
+    # ---- model -------------------------------------------------------------------------
+    def _requested_model(self) -> str:
+        """The configured model; for an existing index and an untouched default, the index's
+        own model, so `rag ask --index DIR` uses whatever built DIR."""
+        snap = self._current_snapshot(required=False)
+        if snap is not None and snap.model and self.settings.embed_model == DEFAULT_MODEL:
+            return snap.model
+        return self.settings.embed_model
+
+    @property
+    def choice(self):
+        with self._lock:
+            if self._choice is None:
+                from embeddings.encoder import resolve_encoder
+
+                self._choice = resolve_encoder(
+                    self._requested_model(),
+                    fallback=self.settings.embed_fallback,
+                    device=self.settings.device,
+                    batch_size=self.settings.batch_size,
+                )
+            return self._choice
+
+    @property
+    def encoder(self):
+        return self.choice.encoder
+
+    # ---- snapshot ----------------------------------------------------------------------
+    def _current_snapshot(self, required: bool = True) -> Snapshot | None:
+        with self._lock:
+            gen = self.store.current_generation()
+            if gen is None:
+                if required:
+                    self.store.open()  # raises IndexMissingError with the how-to
+                return None
+            if self._snapshot is None or self._snapshot.generation != gen:
+                old = self._snapshot
+                self._snapshot = self.store.open()
+                self._retriever = None
+                if old is not None:
+                    old.close()
+            return self._snapshot
+
+    def _check_model(self, snap: Snapshot) -> None:
+        if snap.model is None or snap.size == 0:
+            return
+        in_use = self.encoder.model_id if self.encoder is not None else None
+        if in_use is None:
+            return  # BM25 alone still works on an index with vectors; the warning says why
+        if in_use != snap.model:
+            raise ModelMismatchError(
+                f"the index {self.store.root} was built with {snap.model} but the model in use is "
+                f"{in_use}: set RAG_EMBED_MODEL={snap.model}, or rebuild with "
+                f"`rag ingest --rebuild PATH --index {self.store.root}`"
+            )
+
+    def retriever(self):
+        from rag.retrieve import Retriever
+
+        snap = self._current_snapshot()
+        with self._lock:
+            if self._retriever is None or self._retriever.snapshot is not snap:
+                encoder = None
+                if snap.model is not None:
+                    self._check_model(snap)
+                    encoder = self.encoder
+                self._retriever = Retriever(snap, encoder, self.settings.dense_weight)
+            return self._retriever
+
+    # ---- ingest ------------------------------------------------------------------------
+    def ingest(
+        self, paths: Sequence[str | Path], *, progress: bool = False, rebuild: bool = False
+    ) -> IngestReport:
+        return self.ingest_articles(
+            load_paths(paths, progress=progress), progress=progress, rebuild=rebuild
+        )
+
+    def ingest_articles(
+        self, items: Iterable[Article | Skipped], *, progress: bool = False, rebuild: bool = False
+    ) -> IngestReport:
+        t0 = time.perf_counter()
+        with self.store.lock(timeout=LOCK_WAIT_SECONDS):
+            if rebuild:
+                with self._lock:
+                    if self._snapshot is not None:
+                        self._snapshot.close()
+                    self._snapshot = None
+                    self._retriever = None
+                self.store.destroy()
+            base = self._current_snapshot(required=False)
+            skipped: list[Skipped] = []
+            new: list[tuple[Article, list[Chunk]]] = []
+            seen: set[str] = set()
+            unchanged = 0
+            chunk_size, overlap = self._chunking(base)
+            for item in items:
+                if isinstance(item, Skipped):
+                    skipped.append(item)
+                    continue
+                if item.id in seen or (base is not None and base.has_article(item.id)):
+                    unchanged += 1
+                    continue
+                seen.add(item.id)
+                chunks = chunk_article(item, chunk_size, overlap)
+                if chunks:
+                    new.append((item, chunks))
+                else:
+                    skipped.append(Skipped(item.source, "no text to index"))
+            if not new:
+                return IngestReport(0, unchanged, 0, tuple(skipped), time.perf_counter() - t0)
+            encoder = self.encoder
+            if base is not None and base.size > 0:
+                self._check_model(base)
+                if base.model is None:
+                    encoder = None  # keep a BM25-only index consistent: no half-embedded rows
+            vectors = None
+            if encoder is not None:
+                passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
+                vectors = self._embed(encoder, passages, progress)
+            self.store.write_generation(
+                base=base,
+                add=new,
+                vectors=vectors,
+                model=encoder.model_id if encoder is not None else None,
+                dim=encoder.dim if encoder is not None else None,
+                settings_info={
+                    "chunk_size": chunk_size,
+                    "chunk_overlap": overlap,
+                    "requested_model": self.choice.requested,
+                    "query_prompt": encoder.spec.query_prompt if encoder else None,
+                    "passage_prompt": encoder.spec.passage_prompt if encoder else None,
+                },
+            )
+        n_chunks = sum(len(c) for _, c in new)
+        return IngestReport(
+            added=len(new),
+            unchanged=unchanged,
+            chunks=n_chunks,
+            skipped=tuple(skipped),
+            seconds=time.perf_counter() - t0,
+            added_ids=tuple(a.id for a, _ in new),
+        )
+
+    def _chunking(self, base: Snapshot | None) -> tuple[int, int]:
+        """An existing index keeps the chunking it was built with, so its passages stay alike."""
+        if base is not None and base.size > 0:
+            s = base.manifest.get("settings", {})
+            return int(s.get("chunk_size", self.settings.chunk_size)), int(
+                s.get("chunk_overlap", self.settings.chunk_overlap)
+            )
+        return self.settings.chunk_size, self.settings.chunk_overlap
+
+    def _embed(self, encoder, passages: list[str], progress: bool):
+        import numpy as np
+
+        batch = max(1, self.settings.batch_size) * 8
+        if not progress or len(passages) <= batch:
+            return encoder.encode_passages(passages)
+        from tqdm import tqdm
+
+        out = []
+        with tqdm(total=len(passages), unit="passage", desc="embedding") as bar:
+            for i in range(0, len(passages), batch):
+                out.append(encoder.encode_passages(passages[i : i + batch]))
+                bar.update(len(passages[i : i + batch]))
+        return np.vstack(out)
+
+    def delete(self, article_id: str) -> bool:
+        with self.store.lock(timeout=LOCK_WAIT_SECONDS):
+            base = self._current_snapshot(required=False)
+            if base is None or not base.has_article(article_id):
+                return False
+            self.store.write_generation(
+                base=base,
+                add=[],
+                vectors=None,
+                delete=[article_id],
+                model=base.model,
+                dim=base.manifest.get("dim"),
+                settings_info=base.manifest.get("settings", {}),
+                faiss_kind="auto",
+            )
+        return True
+
+    # ---- questions ---------------------------------------------------------------------
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        query = clean_question(query)
+        retriever = self.retriever()
+        return retriever.search(query, k or self.settings.top_k, mode or self.settings.retriever)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        top_k: int | None = None,
+        mode: str | None = None,
+    ) -> Answer:
+        from rag.answer import compose, question_idf
+
+        question = clean_question(question)
+        retriever = self.retriever()
+        requested = mode or self.settings.retriever
+        used = retriever.effective_mode(requested)
+        hits = retriever.search(question, top_k or self.settings.top_k, used)
+        idf = question_idf(retriever.snapshot.bm25, question)
+        model = (
+            retriever.encoder.model_id if retriever.encoder is not None and used != "bm25" else None
+        )
+        answer = compose(question, hits, idf, mode=used, model=model)
+        warnings = self.warnings(requested_mode=requested, used_mode=used)
+        if warnings:
+            from dataclasses import replace
+
+            answer = replace(answer, warnings=tuple(warnings))
+        return answer
+
+    def warnings(
+        self, requested_mode: str | None = None, used_mode: str | None = None
+    ) -> list[str]:
+        out = []
+        snap = self._current_snapshot(required=False)
+        if snap is not None and snap.model is not None and self.choice.warning:
+            out.append(self.choice.warning)
+        if requested_mode and used_mode and requested_mode != used_mode:
+            why = (
+                "the index has no vectors"
+                if snap is not None and snap.model is None
+                else "no embedding model could be loaded"
+            )
+            out.append(f"{requested_mode} retrieval is unavailable ({why}); used {used_mode}")
+        return out
+
+    # ---- corpus ------------------------------------------------------------------------
+    def info(self) -> dict:
+        snap = self._current_snapshot(required=False)
+        base = {
+            "index_dir": str(self.store.root),
+            "exists": snap is not None,
+            "configured_model": self.settings.embed_model,
+            "retriever": self.settings.retriever,
+            "top_k": self.settings.top_k,
+        }
+        if snap is None:
+            return base
+        m = snap.manifest
+        model_in_use = None
+        warning = None
+        if snap.model is not None:
+            model_in_use = self.encoder.model_id if self.encoder is not None else None
+            warning = self.choice.warning
+        base.update(
+            {
+                "generation": snap.generation,
+                "index_model": snap.model,
+                "model_in_use": model_in_use,
+                "mode": "hybrid" if model_in_use else "bm25",
+                "warning": warning
+                if warning
+                else (None if snap.model else "index has no vectors: BM25 keyword search only"),
+                "articles": m["counts"]["articles"],
+                "chunks": m["counts"]["chunks"],
+                "dim": m.get("dim"),
+                "faiss_index": m.get("faiss_index"),
+                "chunk_size": m.get("settings", {}).get("chunk_size"),
+                "chunk_overlap": m.get("settings", {}).get("chunk_overlap"),
+                "created": m.get("created"),
+                "versions": m.get("versions"),
+                "disk_bytes": sum(p.stat().st_size for p in snap.gen_dir.rglob("*") if p.is_file()),
+            }
+        )
+        return base
+
+    def articles(self) -> list[dict]:
+        snap = self._current_snapshot(required=False)
+        return snap.articles() if snap is not None else []
+
+    def article(self, article_id: str) -> Article | None:
+        snap = self._current_snapshot(required=False)
+        return snap.article(article_id) if snap is not None else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._snapshot is not None:
+                self._snapshot.close()
+                self._snapshot = None
+
+
+def build_index(
+    paths: Sequence[str | Path], settings: Settings, *, progress: bool = False
+) -> IngestReport:
+    return Assistant(settings).ingest(paths, progress=progress)
+
+
+def ask(question: str, settings: Settings) -> Answer:
+    return Assistant(settings).ask(question)

@@ -1,0 +1,469 @@
+"""The index directory: FAISS vectors + SQLite rows + BM25 + a manifest, as one snapshot.
+
+Layout::
+
+    <index>/CURRENT            name of the live generation ("gen-000003")
+    <index>/gen-000003/        manifest.json, rows.sqlite, vectors.faiss (absent: BM25 only), bm25/
+    <index>/.write.lock        held by the one writer
+
+A write never touches the live generation: it builds the next one in a temporary folder, then
+switches CURRENT with an atomic rename. A crash at any point leaves the old snapshot intact
+(leftover temporary folders are swept by the next writer), and readers keep answering from the
+snapshot they loaded until they see CURRENT change. Row i of SQLite's chunks table, vector i of
+FAISS and document i of BM25 are the same passage in every generation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag import __version__
+from rag.errors import IndexBusyError, IndexCorruptError, IndexMissingError
+from rag.lexical import BM25Index
+from rag.types import Article, Chunk
+
+FORMAT = 1
+TOKENIZER = "nfc-lower-tone-syllables+bigrams/1"
+# Above this many vectors an approximate FAISS index (HNSW) replaces exact search.
+HNSW_THRESHOLD = 200_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    date TEXT,
+    text TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    row INTEGER PRIMARY KEY,
+    article_id TEXT NOT NULL REFERENCES articles(id),
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    text_sha1 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+"""
+
+
+def make_faiss_index(dim: int, n: int, kind: str = "auto"):
+    """Exact inner-product search while small; HNSW above HNSW_THRESHOLD vectors.
+    Returns (index, kind) where kind is recorded in the manifest."""
+    import faiss
+
+    if kind == "auto":
+        kind = "hnsw" if n >= HNSW_THRESHOLD else "flat"
+    if kind == "flat":
+        return faiss.IndexFlatIP(dim), kind
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 96
+        return index, kind
+    raise ValueError(f"unknown FAISS index kind {kind!r}: use auto, flat or hnsw")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+    _fsync_dir(path)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    row: int
+    chunk: Chunk
+
+
+class Snapshot:
+    """One loaded, read-only generation of the index."""
+
+    def __init__(self, root: Path, gen_dir: Path, manifest: dict, faiss_index, bm25: BM25Index):
+        self.root = root
+        self.gen_dir = gen_dir
+        self.manifest = manifest
+        self.faiss = faiss_index
+        self.bm25 = bm25
+        self._db = sqlite3.connect(
+            f"file:{gen_dir / 'rows.sqlite'}?mode=ro", uri=True, check_same_thread=False
+        )
+
+    @property
+    def generation(self) -> str:
+        return self.gen_dir.name
+
+    @property
+    def model(self) -> str | None:
+        return self.manifest.get("model")
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["counts"]["chunks"])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
+        """The chunks at ``rows`` (FAISS/BM25 positions), in the order asked."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        cur = self._db.execute(
+            f"SELECT c.row, c.article_id, c.idx, c.text, c.start, c.end, a.title "
+            f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.row IN ({marks})",
+            [int(r) for r in rows],
+        )
+        found = {r[0]: StoredChunk(r[0], Chunk(r[1], r[2], r[3], r[4], r[5], r[6])) for r in cur}
+        return [found[r] for r in rows if r in found]
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._db.execute(
+            "SELECT id, title, text, source, date FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return Article(*row) if row else None
+
+    def article_meta(self, article_ids: Sequence[str]) -> dict[str, dict]:
+        if not article_ids:
+            return {}
+        ids = list(dict.fromkeys(article_ids))
+        marks = ",".join("?" * len(ids))
+        cur = self._db.execute(
+            f"SELECT id, title, source, date FROM articles WHERE id IN ({marks})", ids
+        )
+        return {r[0]: {"title": r[1], "source": r[2], "date": r[3]} for r in cur}
+
+    def articles(self) -> list[dict]:
+        cur = self._db.execute(
+            "SELECT a.id, a.title, a.source, a.date, COUNT(c.row), length(a.text) "
+            "FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
+            "GROUP BY a.id ORDER BY a.added_at, a.id"
+        )
+        return [
+            {"id": r[0], "title": r[1], "source": r[2], "date": r[3], "chunks": r[4], "chars": r[5]}
+            for r in cur
+        ]
+
+    def has_article(self, article_id: str) -> bool:
+        q = "SELECT 1 FROM articles WHERE id = ?"
+        return self._db.execute(q, (article_id,)).fetchone() is not None
+
+    def all_chunk_texts(self) -> Iterator[tuple[str, str]]:
+        yield from self._db.execute(
+            "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "ORDER BY c.row"
+        )
+
+    def vectors(self) -> np.ndarray | None:
+        if self.faiss is None:
+            return None
+        n = self.faiss.ntotal
+        if n == 0:
+            return np.zeros((0, self.faiss.d), dtype=np.float32)
+        return self.faiss.reconstruct_n(0, n)
+
+
+def bm25_text(title: str, text: str) -> str:
+    """What BM25 indexes for a passage: the title travels with it, as for embeddings."""
+    return f"{title}\n{text}" if title and not text.startswith(title) else text
+
+
+class Store:
+    """The index directory: opens snapshots, and writes new ones under a lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # ---- reading -------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.root / "CURRENT").exists()
+
+    def current_generation(self) -> str | None:
+        try:
+            return (self.root / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def open(self) -> Snapshot:
+        gen = self.current_generation()
+        if gen is None:
+            raise IndexMissingError(
+                f"no index at {self.root}: run `rag ingest PATH` first (or `rag serve`, which "
+                f"indexes seeds/)"
+            )
+        gen_dir = self.root / gen
+        rebuild = f"rebuild it with `rag ingest --rebuild PATH --index {self.root}`"
+        try:
+            manifest = json.loads((gen_dir / "manifest.json").read_text())
+        except FileNotFoundError:
+            raise IndexCorruptError(f"index {self.root} has no manifest: {rebuild}") from None
+        except json.JSONDecodeError:
+            raise IndexCorruptError(
+                f"index {self.root} has a damaged manifest: {rebuild}"
+            ) from None
+        if manifest.get("format") != FORMAT:
+            raise IndexCorruptError(
+                f"index {self.root} has format {manifest.get('format')}, this version reads "
+                f"{FORMAT}: {rebuild}"
+            )
+        n = int(manifest.get("counts", {}).get("chunks", -1))
+        faiss_index = None
+        if manifest.get("model") is not None:
+            import faiss
+
+            try:
+                faiss_index = faiss.read_index(str(gen_dir / "vectors.faiss"))
+            except Exception:  # noqa: BLE001 - faiss raises RuntimeError for any damage
+                raise IndexCorruptError(
+                    f"index {self.root}: the FAISS file is missing or damaged: {rebuild}"
+                ) from None
+            if faiss_index.ntotal != n:
+                raise IndexCorruptError(
+                    f"index {self.root}: FAISS has {faiss_index.ntotal} vectors but the manifest "
+                    f"says {n} passages: {rebuild}"
+                )
+        try:
+            bm25 = BM25Index.load(gen_dir / "bm25")
+        except Exception:  # noqa: BLE001
+            raise IndexCorruptError(
+                f"index {self.root}: the BM25 files are damaged: {rebuild}"
+            ) from None
+        if n > 0 and bm25.size != n:
+            raise IndexCorruptError(f"index {self.root}: BM25 does not match the rows: {rebuild}")
+        if not (gen_dir / "rows.sqlite").exists():
+            raise IndexCorruptError(f"index {self.root}: the SQLite rows are missing: {rebuild}")
+        snap = Snapshot(self.root, gen_dir, manifest, faiss_index, bm25)
+        try:
+            rows = snap._db.execute(
+                "SELECT COUNT(*), COALESCE(MAX(row), -1) FROM chunks"
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            snap.close()
+            raise IndexCorruptError(
+                f"index {self.root}: the SQLite rows are damaged: {rebuild}"
+            ) from None
+        if rows[0] != n or rows[1] != n - 1:
+            snap.close()
+            raise IndexCorruptError(
+                f"index {self.root}: SQLite has {rows[0]} passages, the manifest {n}: {rebuild}"
+            )
+        return snap
+
+    # ---- writing -------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, timeout: float = 0.0) -> Iterator[None]:
+        from filelock import FileLock, Timeout
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.root / ".write.lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise IndexBusyError(
+                f"another process is writing the index {self.root}: wait for it to finish and try "
+                f"again"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def write_generation(
+        self,
+        *,
+        base: Snapshot | None,
+        add: Sequence[tuple[Article, Sequence[Chunk]]],
+        vectors: np.ndarray | None,
+        delete: Sequence[str] = (),
+        model: str | None,
+        dim: int | None,
+        settings_info: dict[str, Any],
+        faiss_kind: str = "auto",
+    ) -> str:
+        """Write the next generation = base - delete + add, then make it current.
+        Must be called under lock(). ``vectors`` holds one row per chunk in ``add``, in order."""
+        self._sweep()
+        number = 1 + max(
+            [0] + [int(p.name[4:]) for p in self.root.glob("gen-[0-9]*") if p.name[4:].isdigit()]
+        )
+        name = f"gen-{number:06d}"
+        tmp = self.root / f".tmp-{name}-{os.getpid()}"
+        tmp.mkdir(parents=True)
+        try:
+            count, n_articles, texts = self._write_rows(tmp, base, add, delete)
+            kind = None
+            if model is not None:
+                kind = self._write_vectors(tmp, base, add, vectors, delete, dim, count, faiss_kind)
+            BM25Index.build(texts).save(tmp / "bm25")
+            (tmp / "bm25").mkdir(exist_ok=True)
+            manifest = {
+                "format": FORMAT,
+                "generation": name,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "model": model,
+                "dim": dim if model is not None else None,
+                "normalized": True,
+                "metric": "inner_product",
+                "faiss_index": kind,
+                "tokenizer": TOKENIZER,
+                "counts": {"articles": n_articles, "chunks": count},
+                "settings": settings_info,
+                "versions": _versions(),
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+            _fsync_tree(tmp)
+            final = self.root / name
+            os.rename(tmp, final)
+            pointer = self.root / f".CURRENT.{os.getpid()}"
+            pointer.write_text(name + "\n")
+            with open(pointer, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(pointer, self.root / "CURRENT")  # the commit point
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._prune(keep=name)
+        return name
+
+    def _write_rows(self, tmp, base, add, delete):
+        db_path = tmp / "rows.sqlite"
+        db = sqlite3.connect(db_path)
+        try:
+            if base is not None:
+                base._db.backup(db)
+            db.executescript(SCHEMA)
+            with db:
+                if delete:
+                    marks = ",".join("?" * len(delete))
+                    db.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", list(delete))
+                    db.execute(f"DELETE FROM articles WHERE id IN ({marks})", list(delete))
+                    # Renumber so that row i is again FAISS vector i and BM25 document i.
+                    db.execute("CREATE TEMP TABLE kept AS SELECT row FROM chunks ORDER BY row")
+                    db.execute(
+                        "UPDATE chunks SET row = -1 - (SELECT COUNT(*) FROM kept k "
+                        "WHERE k.row < chunks.row)"
+                    )
+                    db.execute("UPDATE chunks SET row = -1 - row")
+                (start,) = db.execute("SELECT COUNT(*) FROM chunks").fetchone()
+                now = time.time()
+                row = start
+                for article, chunks in add:
+                    db.execute(
+                        "INSERT INTO articles (id, title, source, date, text, added_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            article.id,
+                            article.title,
+                            article.source,
+                            article.date,
+                            article.text,
+                            now,
+                        ),
+                    )
+                    for c in chunks:
+                        db.execute(
+                            "INSERT INTO chunks (row, article_id, idx, start, end, text, text_sha1) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (row, c.article_id, c.index, c.start, c.end, c.text, _sha1(c.text)),
+                        )
+                        row += 1
+            count = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            n_articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+            texts = [
+                bm25_text(t, x)
+                for t, x in db.execute(
+                    "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
+                    "ORDER BY c.row"
+                )
+            ]
+        finally:
+            db.close()
+        return count, n_articles, texts
+
+    def _write_vectors(self, tmp, base, add, vectors, delete, dim, count, faiss_kind):
+        import faiss
+
+        new = np.zeros((0, dim), dtype=np.float32) if vectors is None else vectors
+        n_new = sum(len(chunks) for _, chunks in add)
+        if new.shape != (n_new, dim):
+            raise ValueError(f"expected {n_new} vectors of dim {dim}, got {new.shape}")
+        old = base.vectors() if base is not None and base.faiss is not None else None
+        if old is not None and delete:
+            keep = np.ones(old.shape[0], dtype=bool)
+            rows = base._db.execute(
+                f"SELECT row FROM chunks WHERE article_id IN ({','.join('?' * len(delete))})",
+                list(delete),
+            ).fetchall()
+            keep[[r[0] for r in rows]] = False
+            old = old[keep]
+        allv = new if old is None else np.vstack([old, new])
+        if allv.shape[0] != count:
+            raise ValueError(f"{allv.shape[0]} vectors for {count} passages")
+        index, kind = make_faiss_index(dim, count, faiss_kind)
+        if count:
+            index.add(np.ascontiguousarray(allv, dtype=np.float32))
+        faiss.write_index(index, str(tmp / "vectors.faiss"))
+        return kind
+
+    def _sweep(self) -> None:
+        """Remove temporary folders left by writers that died (we hold the lock)."""
+        for p in self.root.glob(".tmp-gen-*"):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in self.root.glob(".CURRENT.*"):
+            p.unlink(missing_ok=True)
+
+    def _prune(self, keep: str) -> None:
+        """Keep the new generation and the one before it (a reader may still be loading it)."""
+        gens = sorted(p for p in self.root.glob("gen-[0-9]*") if p.is_dir())
+        for p in gens[:-2]:
+            if p.name != keep:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def destroy(self) -> None:
+        """Remove every generation (for --rebuild); the caller holds the lock."""
+        (self.root / "CURRENT").unlink(missing_ok=True)
+        for p in self.root.glob("gen-[0-9]*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _sha1(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"rag": __version__}
+    for pkg in ("faiss-cpu", "bm25s", "sentence-transformers", "langchain-text-splitters"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
