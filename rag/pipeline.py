@@ -140,13 +140,22 @@ class Assistant:
         t0 = time.perf_counter()
         with self.store.lock(timeout=LOCK_WAIT_SECONDS):
             if rebuild:
+                # The new index is built beside the old one (base=None) and replaces it at the
+                # commit: readers keep answering from the old one meanwhile, and a crash halfway
+                # loses nothing. It uses the configured model, not the old index's.
+                from embeddings.encoder import resolve_encoder
+
                 with self._lock:
-                    if self._snapshot is not None:
-                        self._snapshot.close()
-                    self._snapshot = None
-                    self._retriever = None
-                self.store.destroy()
-            base = self._current_snapshot(required=False)
+                    if self._choice is None or self._choice.requested != self.settings.embed_model:
+                        self._choice = resolve_encoder(
+                            self.settings.embed_model,
+                            fallback=self.settings.embed_fallback,
+                            device=self.settings.device,
+                            batch_size=self.settings.batch_size,
+                        )
+                base = None
+            else:
+                base = self._current_snapshot(required=False)
             skipped: list[Skipped] = []
             new: list[tuple[Article, list[Chunk]]] = []
             seen: set[str] = set()
@@ -274,13 +283,29 @@ class Assistant:
             answer = replace(answer, warnings=tuple(warnings))
         return answer
 
+    def model_warning(self) -> str | None:
+        """Why the model in use is not the one configured, if it is not; None otherwise."""
+        snap = self._current_snapshot(required=False)
+        if snap is None or snap.model is None:
+            return None
+        if self.choice.warning:
+            return self.choice.warning
+        built_for = snap.manifest.get("settings", {}).get("requested_model")
+        if built_for and built_for != snap.model:
+            return (
+                f"this index was built with {snap.model} because {built_for} could not be "
+                f"loaded; rebuild with `rag ingest --rebuild` once it can"
+            )
+        return None
+
     def warnings(
         self, requested_mode: str | None = None, used_mode: str | None = None
     ) -> list[str]:
         out = []
         snap = self._current_snapshot(required=False)
-        if snap is not None and snap.model is not None and self.choice.warning:
-            out.append(self.choice.warning)
+        model_warning = self.model_warning()
+        if model_warning:
+            out.append(model_warning)
         if requested_mode and used_mode and requested_mode != used_mode:
             why = (
                 "the index has no vectors"
@@ -307,7 +332,7 @@ class Assistant:
         warning = None
         if snap.model is not None:
             model_in_use = self.encoder.model_id if self.encoder is not None else None
-            warning = self.choice.warning
+            warning = self.model_warning()
         base.update(
             {
                 "generation": snap.generation,

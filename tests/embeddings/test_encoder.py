@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from embeddings.encoder import FALLBACK_ID, load_model, resolve_encoder, spec_for
+from rag.errors import ModelLoadError
+
+
+def test_local_directory_loads_through_sentence_transformers(tiny_model_dir):
+    choice = resolve_encoder(str(tiny_model_dir), fallback=False)
+    assert choice.warning is None and choice.model_id == str(tiny_model_dir)
+    enc = choice.encoder
+    q = enc.encode_queries(["Hiệp ước thay thế văn kiện nào?"])
+    p = enc.encode_passages(["Hiệp ước mới thay thế các văn kiện năm 1961.", "Xe hơi Aurus."])
+    assert q.shape == (1, enc.dim) and p.shape == (2, enc.dim)
+    assert q.dtype == np.float32 and p.dtype == np.float32
+    assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-5)
+    assert enc.encode_passages([]).shape == (0, enc.dim)
+
+
+def test_e5_prompts_come_from_the_registry(tmp_path):
+    assert spec_for("intfloat/multilingual-e5-small").query_prompt == "query: "
+    assert spec_for(str(tmp_path / "multilingual-e5-small")).passage_prompt == "passage: "
+    assert spec_for("some/unknown-model").query_prompt == ""
+
+
+def test_unreachable_hub_model_fails_fast_with_one_line():
+    with pytest.raises(ModelLoadError) as err:
+        load_model("intfloat/multilingual-e5-small")
+    assert "\n" not in str(err.value)
+    assert "multilingual-e5-small" in str(err.value)
+
+
+def test_fallback_to_installed_minilm_is_reported(minilm_dir):
+    choice = resolve_encoder("intfloat/multilingual-e5-small")
+    assert choice.model_id == FALLBACK_ID
+    assert "intfloat/multilingual-e5-small" in choice.warning and FALLBACK_ID in choice.warning
+    v = choice.encoder.encode_queries(["treaty"])
+    assert v.shape == (1, 384)
+
+
+def test_no_fallback_raises(tmp_path):
+    with pytest.raises(ModelLoadError):
+        resolve_encoder(str(tmp_path / "missing-model-dir") + "-x/y", fallback=False)
+
+
+def test_broken_local_model_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "modules.json").write_text("not json")
+    with pytest.raises(ModelLoadError, match="not a sentence-transformers model"):
+        load_model(str(tmp_path))

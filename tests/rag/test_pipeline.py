@@ -1,0 +1,91 @@
+"""End to end: the seeds in, the treaty question answered with the right citation."""
+
+import re
+
+import pytest
+
+from rag.errors import InputError
+from rag.pipeline import Assistant
+
+TREATY_Q = "Hiệp ước mới thay thế những văn kiện nào?"
+
+
+def _check_treaty_answer(answer):
+    assert answer.found
+    assert "[1]" in answer.text
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert numbers == {c.n for c in answer.citations}
+    assert any("1961" in c.text and "2001" in c.text for c in answer.citations)
+    for c in answer.citations:
+        for s, e in c.highlights:
+            assert c.start <= s < e <= c.end
+
+
+def test_treaty_question_on_seeds(seeded_assistant):
+    answer = seeded_assistant.ask(TREATY_Q)
+    _check_treaty_answer(answer)
+    d = answer.to_dict()
+    assert set(d) >= {"question", "answer", "found", "citations", "retrieval"}
+    assert set(d["citations"][0]) >= {
+        "n",
+        "article_id",
+        "title",
+        "source",
+        "text",
+        "start",
+        "end",
+        "score",
+    }
+    assert d["retrieval"]["mode"] == "hybrid"
+    # The citation's span points into its cleaned article.
+    c = answer.citations[0]
+    assert seeded_assistant.article(c.article_id).text[c.start : c.end] == c.text
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_every_mode_returns_ranked_hits(seeded_assistant, mode):
+    hits = seeded_assistant.search(TREATY_Q, k=4, mode=mode)
+    assert len(hits) == 4
+    assert [h.rank for h in hits] == [0, 1, 2, 3]
+    assert all(hits[i].score >= hits[i + 1].score for i in range(3))
+
+
+def test_unanswerable_question_says_not_found(seeded_assistant):
+    answer = seeded_assistant.ask("Giá cổ phiếu Apple năm 2030 là bao nhiêu đô la Mỹ?")
+    assert not answer.found
+    assert answer.text.startswith("Không tìm thấy thông tin")
+    assert answer.citations == ()
+
+
+@pytest.mark.parametrize("q", ["", "   \n\t ", "x" * 5000])
+def test_bad_questions_are_input_errors(seeded_assistant, q):
+    with pytest.raises(InputError):
+        seeded_assistant.ask(q)
+
+
+def test_reader_sees_new_generation_after_ingest(seeded_assistant, tmp_path):
+    reader = Assistant(seeded_assistant.settings)
+    assert reader.info()["articles"] == 5
+    extra = tmp_path / "extra.txt"
+    extra.write_text(
+        "Hà Nội khai trương tuyến metro mới\nTuyến metro số 3 của Hà Nội chở 25.000 khách ngày đầu.",
+        encoding="utf-8",
+    )
+    seeded_assistant.ingest([extra])
+    answer = reader.ask("Tuyến metro số 3 chở bao nhiêu khách ngày đầu?")
+    assert answer.found and "25.000" in answer.text
+
+
+@pytest.mark.slow
+def test_default_settings_fall_back_to_minilm_and_answer(tmp_path, seeds_dir, minilm_dir):
+    from rag.settings import Settings
+
+    a = Assistant(Settings.load(env={}, index_dir=tmp_path / "idx"))
+    a.ingest([seeds_dir])
+    info = a.info()
+    assert info["model_in_use"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "multilingual-e5-small" in info["warning"]
+    answer = a.ask(TREATY_Q)
+    _check_treaty_answer(answer)
+    assert answer.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert any("multilingual-e5-small" in w for w in answer.warnings)
