@@ -1,0 +1,245 @@
+"""End-to-end evaluation on the seeds: real ingest (tiny local model, FAISS, SQLite, BM25), real
+search and ask, scored; plus the report files, the index cache and the `rag eval` command.
+
+The floors are what the pipeline measured when this test was written, minus a small margin, so
+a change that makes answers worse fails CI. Raise them when quality improves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rag.datasets import QAItem, load_dataset
+from rag.errors import InputError
+from rag.evaluate import (
+    RunSpec,
+    apply_spec,
+    open_eval_index,
+    parse_run_specs,
+    run_compare,
+    score_question,
+    write_report,
+)
+from rag.settings import Settings
+from rag.types import Answer, Chunk, Citation, Hit
+
+# Measured on the seeds (81 answerable, 10 unanswerable questions), top-k 5, tiny model:
+# bm25 answer hit 0.605, R@5 0.914; hybrid answer hit 0.605, R@5 0.951; citation precision 0.984.
+FLOORS = {
+    "bm25": {"answer_hit": 0.55, "recall@5": 0.85, "citation_precision": 0.90},
+    "hybrid": {"answer_hit": 0.55, "recall@5": 0.88, "citation_precision": 0.90},
+}
+
+
+@pytest.fixture(scope="module")
+def eval_settings(tmp_path_factory, tiny_model_dir) -> Settings:
+    root = tmp_path_factory.mktemp("eval")
+    return Settings.load(env={}, index_dir=root / "index", embed_model=str(tiny_model_dir))
+
+
+@pytest.fixture(scope="module")
+def seeds_results(eval_settings, seeds_dir):
+    dataset = load_dataset("seeds", seeds_dir=seeds_dir)
+    return run_compare(dataset, eval_settings, ["bm25", "hybrid"])
+
+
+@pytest.mark.parametrize("run", ["bm25", "hybrid"])
+def test_quality_floor_on_the_seeds(seeds_results, run):
+    result = next(r for r in seeds_results if r.run == run)
+    assert result.modes_used == (run,)  # hybrid really ran with the dense model
+    m = result.metrics
+    assert (m["questions"], m["answerable"], m["unanswerable"]) == (91, 81, 10)
+    for key, floor in FLOORS[run].items():
+        assert m[key] >= floor, f"{run} {key} {m[key]} fell below {floor}"
+
+
+def test_figures_are_consistent_with_the_questions(seeds_results):
+    for result in seeds_results:
+        qs = result.questions
+        answerable = [q for q in qs if q.item.answerable]
+        hits = sum(1 for q in answerable if q.hit)
+        assert result.metrics["answer_hit"] == pytest.approx(hits / len(answerable), abs=1e-4)
+        abstained = sum(1 for q in qs if not q.item.answerable and not q.found)
+        assert result.metrics["abstention_accuracy"] == pytest.approx(abstained / 10, abs=1e-4)
+        for q in answerable:
+            assert not q.hit or q.found  # an abstention is never a hit
+            assert len(q.recall) == 10 and list(q.recall) == sorted(q.recall)  # R@k grows with k
+            assert q.n_relevant >= 1
+        for q in qs:
+            if not q.item.answerable:
+                assert q.hit is None and q.recall == () and q.mrr is None
+        curve = result.metrics["recall_curve"]
+        assert curve[0] == result.metrics["recall@1"] and curve[9] == result.metrics["recall@10"]
+        assert result.metrics["ask_p50_ms"] <= result.metrics["ask_p95_ms"]
+        assert result.model["in_use"] is not None
+
+
+def test_json_shape_is_stable(seeds_results):
+    d = seeds_results[0].to_dict()
+    assert list(d) == [
+        "run", "dataset", "retriever", "modes_used", "top_k", "model", "index", "settings",
+        "metrics", "seconds", "questions",
+    ]  # fmt: skip
+    assert list(d["metrics"])[:7] == [
+        "questions", "answerable", "unanswerable", "recall@1", "recall@5", "recall@10", "mrr@10",
+    ]  # fmt: skip
+    assert set(d["metrics"]["by_lang"]) == {"en", "vi"}
+    q = d["questions"][0]
+    assert {"id", "question", "answers", "answer", "hit", "cited", "retrieved"} <= set(q)
+    json.dumps(d)  # plain JSON values only
+
+
+def test_report_files(seeds_results, tmp_path):
+    paths = write_report(seeds_results, tmp_path / "out", command="rag eval --compare bm25,hybrid")
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    assert data["schema"] == "rag-eval/1"
+    assert data["dataset"]["name"] == "seeds"
+    assert [r["run"] for r in data["runs"]] == ["bm25", "hybrid"]
+    assert len(data["runs"][0]["questions"]) == 91
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = paths["markdown"].read_text(encoding="utf-8")
+    assert "rag eval --compare bm25,hybrid" in md
+    assert "| bm25 |" in md and "| hybrid |" in md
+    failed = [q for q in seeds_results[0].questions if q.failed]
+    assert f"### bm25: {len(failed)} of 91 questions" in md
+    assert failed[0].item.question in md
+
+
+def test_eval_index_is_cached(seeds_results, eval_settings, seeds_dir):
+    """The module's runs built the index once; opening it again builds nothing."""
+    messages: list[str] = []
+    dataset = load_dataset("seeds", seeds_dir=seeds_dir)
+    assistant = open_eval_index(dataset, eval_settings, log=messages.append)
+    try:
+        assert messages == []
+        assert assistant.info()["articles"] == 5
+        assert Path(assistant.info()["index_dir"]).is_relative_to(
+            eval_settings.index_dir.parent / "eval"
+        )
+    finally:
+        assistant.close()
+    # Another chunking is another index.
+    other = eval_settings.with_(chunk_size=400, chunk_overlap=50)
+    assert Path(open_eval_index(dataset, other, log=messages.append).store.root).parent.name != (
+        Path(assistant.store.root).parent.name
+    )
+    assert messages and messages[0].startswith("building")
+
+
+def test_cli_eval_json(tmp_path, tiny_model_dir, seeds_dir):
+    qa = tmp_path / "two.jsonl"
+    rows = [
+        {"id": "t1", "question": "Hãng thông tấn nào đưa tin hai nước đã ký hiệp ước?",
+         "answers": ["RIA Novosti"], "article_ids": ["000_67af0a77a16df922"], "lang": "vi"},
+        {"id": "t2", "question": "Ai đoạt World Cup 2022?", "answers": [], "article_ids": [],
+         "lang": "vi", "answerable": False},
+    ]  # fmt: skip
+    qa.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    from rag.cli import cli
+
+    env = {"RAG_EMBED_MODEL": str(tiny_model_dir), "RAG_INDEX_DIR": str(tmp_path / "index")}
+    args = ["eval", "--dataset", str(qa), "--corpus", str(seeds_dir), "--retriever", "bm25"]
+    result = CliRunner().invoke(
+        cli, [*args, "--json", "--out", str(tmp_path / "rep")], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    run = data["runs"][0]
+    assert run["run"] == "bm25" and "questions" not in run
+    assert run["metrics"]["answerable"] == 1 and run["metrics"]["unanswerable"] == 1
+    assert run["metrics"]["recall@1"] == 1.0
+    assert Path(data["report"]["markdown"]).is_file()
+    # The table form, no files (the default --out would be eval/out/ under the working dir).
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
+        result = runner.invoke(cli, [*args, "--no-report"], env=env, catch_exceptions=False)
+        assert not (Path(cwd) / "eval").exists()
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].split()[:3] == ["run", "R@1", "R@5"]
+
+
+def test_cli_eval_rejects_bad_runs(tmp_path):
+    from rag.cli import cli
+
+    env = {"RAG_INDEX_DIR": str(tmp_path / "index")}
+    result = CliRunner().invoke(cli, ["eval", "--compare", "bm25,nope"], env=env)
+    assert result.exit_code != 0
+    assert "unknown retriever 'nope'" in str(result.exception) + result.output
+
+
+# --- run specs -------------------------------------------------------------------------------
+
+
+def test_parse_run_specs():
+    specs = parse_run_specs("bm25, hybrid:dense_weight=0.3, hybrid:rerank=true")
+    assert [s.label for s in specs] == ["bm25", "hybrid:dense_weight=0.3", "hybrid:rerank=True"]
+    assert specs[1].overrides == (("dense_weight", 0.3),)
+    settings = apply_spec(Settings.load(env={}), specs[1])
+    assert settings.retriever == "hybrid" and settings.dense_weight == 0.3
+    none = apply_spec(settings, RunSpec("hybrid", (("dense_weight", None),)))
+    assert none.dense_weight is None
+    for bad in ("", "bm25,bm25", "hybrid:nope=1", "hybrid:dense_weight", "hybrid:top_k=x"):
+        with pytest.raises(InputError):
+            parse_run_specs(bad)
+    with pytest.raises(InputError):
+        apply_spec(Settings.load(env={}), RunSpec("hybrid", (("dense_weight", 2.0),)))
+
+
+# --- scoring one question from real pipeline values ------------------------------------------
+
+
+def _hit(article_id: str, index: int, text: str, score: float, rank: int, also=()) -> Hit:
+    chunk = Chunk(article_id, index, text, 0, len(text), title=f"title {article_id}")
+    return Hit(chunk=chunk, score=score, rank=rank, also=tuple(also))
+
+
+def _answer(text: str, found: bool, cited: list[tuple[str, str]]) -> Answer:
+    citations = tuple(
+        Citation(n + 1, aid, f"title {aid}", "", t, 0, len(t), 1.0)
+        for n, (aid, t) in enumerate(cited)
+    )
+    return Answer("q", text, found, citations)
+
+
+def test_score_question_gold_rule_ties_and_citations():
+    from rag.evaluate import _Gold
+
+    item = QAItem("q1", "Ký ngày nào?", ("19/6",), ("g",), "vi")
+    hits = [
+        _hit("x", 0, "ký ngày 19/6", 3.0, 0),  # has the answer, not a gold article
+        _hit("g", 1, "đoạn khác", 2.0, 1),  # gold article, no answer
+        _hit("y", 0, "ký ngày 19/6", 2.0, 2, also=["g"]),  # collapsed duplicate of gold
+    ]
+    answer = _answer("Hai bên ký ngày 19/6 [1].", True, [("y", "ký ngày 19/6"), ("z", "khác")])
+    q = score_question(item, hits, answer, _Gold(1, False), 0.01, 0.002)
+    assert [p.relevant for p in q.retrieved] == [False, False, True]
+    # Ranks 2 and 3 tie: the relevant one is at rank 2 or 3 with equal chance.
+    assert q.recall[0] == 0.0 and q.recall[1] == pytest.approx(0.5) and q.recall[2] == 1.0
+    assert q.mrr == pytest.approx(0.5 * (1 / 2) + 0.5 * (1 / 3))
+    assert q.hit is True and q.f1 > 0 and q.citation_precision == pytest.approx(0.5)
+    assert not q.failed
+
+
+def test_score_question_fallback_and_unanswerable():
+    from rag.evaluate import _Gold
+
+    item = QAItem("q2", "Ai?", ("không có trong bài",), ("g",), "vi")
+    hits = [_hit("x", 0, "abc", 1.0, 0), _hit("g", 0, "đoạn bất kỳ", 0.5, 1)]
+    # No gold passage holds the answer: any passage of the gold article is relevant.
+    q = score_question(item, hits, _answer("không", False, []), _Gold(2, True), 0.0, 0.0)
+    assert [p.relevant for p in q.retrieved] == [False, True]
+    assert q.hit is False and q.f1 == 0.0 and q.citation_precision is None and q.failed
+
+    unanswerable = QAItem("q3", "Ai vô địch?", (), (), "vi", answerable=False)
+    abstained = score_question(
+        unanswerable, hits, _answer("Không tìm thấy.", False, []), None, 0, 0
+    )
+    assert abstained.hit is None and not abstained.failed and abstained.recall == ()
+    answered = score_question(
+        unanswerable, hits, _answer("abc [1]", True, [("x", "abc")]), None, 0, 0
+    )
+    assert answered.failed
