@@ -27,6 +27,8 @@ SUPPORTED = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 SUPPORTED_HELP = ".txt, .md, .html, .jsonl (or .jsonl.gz)"
 MAX_FILE_BYTES = 100 * 1024 * 1024  # a single article file larger than this is not an article
 MAX_RECORD_CHARS = 2_000_000
+# A JSONL line may escape every character of its text (\uXXXX: 6 characters each).
+MAX_LINE_CHARS = 6 * MAX_RECORD_CHARS + 100_000
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -51,8 +53,12 @@ def decode_bytes(data: bytes) -> str:
                 raise NotText(f"invalid {encoding} after its byte-order mark") from exc
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = _detect(data)
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            # A truncated download: valid UTF-8 up to a cut last character. Keep the text.
+            text = data[: exc.start].decode("utf-8")
+        else:
+            text = _detect(data)
     if "\x00" in text:
         raise NotText("binary data (NUL bytes)")
     return normalize_unicode(text)
@@ -229,13 +235,28 @@ def load_jsonl(path: Path, *, source: str | None = None) -> Iterator[Article | S
     opener = gzip.open if _suffix(path) == ".jsonl.gz" else open
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-            yield from _jsonl_lines(fh, source)
+            yield from _jsonl_lines(_bounded_lines(fh), source)
     except (OSError, EOFError) as exc:
         yield Skipped(source, f"cannot read: {exc}")
 
 
-def _jsonl_lines(lines: Iterable[str], source: str) -> Iterator[Article | Skipped]:
+def _bounded_lines(fh, limit: int = MAX_LINE_CHARS) -> Iterator[str | None]:
+    """The lines of a text file, none longer than ``limit`` held in memory: a longer one (a
+    200 MB file with no newline, say) is read past in pieces and stands as None."""
+    while line := fh.readline(limit):
+        if len(line) < limit or line.endswith("\n"):
+            yield line
+            continue
+        while (rest := fh.readline(1 << 20)) and not rest.endswith("\n"):
+            pass
+        yield None
+
+
+def _jsonl_lines(lines: Iterable[str | None], source: str) -> Iterator[Article | Skipped]:
     for n, line in enumerate(lines, start=1):
+        if line is None:
+            yield Skipped(source, f"line longer than {MAX_LINE_CHARS:,} characters", n)
+            continue
         if not line.strip():
             continue
         yield parse_record(line, source=source, line_no=n)

@@ -209,7 +209,18 @@ class Store:
             return None
 
     def open(self) -> Snapshot:
-        gen = self.current_generation()
+        # A writer may switch CURRENT and prune the generation a reader is loading; that is
+        # not damage: load the new current one instead. Damage stays put and is reported.
+        for _ in range(3):
+            gen = self.current_generation()
+            try:
+                return self._open(gen)
+            except IndexCorruptError:
+                if self.current_generation() == gen:
+                    raise
+        return self._open(self.current_generation())
+
+    def _open(self, gen: str | None) -> Snapshot:
         if gen is None:
             raise IndexMissingError(
                 f"no index at {self.root}: run `rag ingest PATH` first (or `rag serve`, which "
@@ -436,6 +447,14 @@ class Store:
             shutil.rmtree(p, ignore_errors=True)
         for p in self.root.glob(".CURRENT.*"):
             p.unlink(missing_ok=True)
+        # A writer killed between renaming its generation into place and switching CURRENT
+        # leaves a generation newer than CURRENT that was never committed: drop it, or _prune
+        # would keep it and delete the live one's predecessor instead.
+        current = self.current_generation()
+        live = int(current[4:]) if current and current[4:].isdigit() else 0
+        for p in self.root.glob("gen-[0-9]*"):
+            if p.name[4:].isdigit() and int(p.name[4:]) > live:
+                shutil.rmtree(p, ignore_errors=True)
 
     def _prune(self, keep: str) -> None:
         """Keep the new generation and the one before it (a reader may still be loading it)."""
