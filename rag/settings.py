@@ -6,7 +6,7 @@ Every stage reads its knobs from here, so a value means the same thing in `rag i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,10 @@ class Settings:
     port: int = 7860
     llm_url: str | None = None
     llm_model: str | None = None
-    llm_api_key: str | None = None  # never logged, never written to the manifest
-    auth: str | None = None  # "user:password" for the web UI; never logged
+    # Secrets: never logged, never written to the manifest, left out of repr() (tracebacks,
+    # debug logs and printed settings show everything else).
+    llm_api_key: str | None = field(default=None, repr=False)
+    auth: str | None = field(default=None, repr=False)  # "user:password" for the web UI
     max_upload_mb: int = 50
 
     @classmethod
