@@ -279,6 +279,10 @@ def open_eval_index(
             built = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             built = None
+    if built is not None and _fallback_outdated(built, settings):
+        if log:
+            log(f"{settings.embed_model} loads now: rebuilding the index built with a fallback")
+        built, rebuild = None, True
     if built is None or any(built.get(k) != v for k, v in expected.items()):
         if log:
             log(f"building the evaluation index for {dataset.corpus} in {root} ...")
@@ -290,8 +294,25 @@ def open_eval_index(
                 f"in {time.perf_counter() - t0:.1f}s"
             )
         root.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps(expected), encoding="utf-8")
+        built = {**expected, "index_model": assistant.info().get("index_model")}
+        marker.write_text(json.dumps(built), encoding="utf-8")
     return assistant
+
+
+def _fallback_outdated(built: dict, settings: Settings) -> bool:
+    """The cached index was embedded with a fallback model, and the configured model can be
+    loaded now: figures from the old index would not be those of the configured model."""
+    index_model = built.get("index_model")
+    if not index_model or index_model == settings.embed_model or not settings.embed_fallback:
+        return False
+    from embeddings.encoder import load_model
+    from rag.errors import ModelLoadError
+
+    try:
+        load_model(settings.embed_model, settings.device)
+    except ModelLoadError:
+        return False
+    return True
 
 
 # --- scoring ---------------------------------------------------------------------------------

@@ -243,3 +243,32 @@ def test_score_question_fallback_and_unanswerable():
         unanswerable, hits, _answer("abc [1]", True, [("x", "abc")]), None, 0, 0
     )
     assert answered.failed
+
+
+@pytest.mark.slow
+def test_index_built_with_a_fallback_is_rebuilt_once_the_model_loads(
+    tmp_path, minilm_dir, seeds_dir
+):
+    """Cached figures must be those of the configured model: an index embedded with the
+    fallback (the configured model was missing) is rebuilt when the model becomes loadable."""
+    from tests.tiny_models import build_tiny_sentence_model
+
+    model_dir = tmp_path / "model-not-there-yet"
+    settings = Settings.load(env={}, index_dir=tmp_path / "index", embed_model=str(model_dir))
+    dataset = load_dataset("seeds", seeds_dir=seeds_dir)
+    first = open_eval_index(dataset, settings)
+    assert first.info()["index_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    first.close()
+
+    messages: list[str] = []
+    again = open_eval_index(dataset, settings, log=messages.append)
+    assert messages == []  # still missing: the fallback index is reused
+    again.close()
+
+    build_tiny_sentence_model(model_dir, seeds_dir=seeds_dir)
+    rebuilt = open_eval_index(dataset, settings, log=messages.append)
+    try:
+        assert "loads now" in messages[0]
+        assert rebuilt.info()["index_model"] == str(model_dir)
+    finally:
+        rebuilt.close()
