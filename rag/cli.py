@@ -185,6 +185,122 @@ def info(index_dir, as_json) -> None:
         click.echo(f"warning     {data['warning']}")
 
 
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder: shards/, manifest.json, skipped.jsonl (and index/).",
+)
+@click.option("--model", help="Embedding model id or local folder (default RAG_EMBED_MODEL).")
+@click.option("--chunk-size", type=int, help="Passage size in characters (as `rag ingest`).")
+@click.option("--chunk-overlap", type=int, help="Overlap between passages in characters.")
+@click.option("--no-chunk", is_flag=True, help="Embed each record whole, without chunking.")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float16"]),
+    default="float32",
+    show_default=True,
+    help="Storage type of the vectors in the shards.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx", "onnx-int8"]),
+    default="torch",
+    show_default=True,
+    help="Run the model with torch or ONNX Runtime (fp32 or int8).",
+)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option(
+    "--shard-size",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="Records per output shard (the unit of --resume).",
+)
+@click.option(
+    "--max-seq-length", type=int, help="Truncate passages to this many tokens (faster, less exact)."
+)
+@click.option("--resume", is_flag=True, help="Finish a killed or stopped job in --out.")
+@click.option(
+    "--build-index",
+    is_flag=True,
+    help="Also write OUT/index, for `rag serve --index` and `rag ask --index`.",
+)
+@click.option(
+    "--index-type",
+    type=click.Choice(["auto", "flat", "hnsw"]),
+    default="auto",
+    show_default=True,
+    help="FAISS index for --build-index (auto: by size).",
+)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--address", help="Ray cluster address for --engine ray (e.g. auto).")
+@click.option("--workers", type=int, help="Ray encoder actors (default: one per GPU, or CPUs/2).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, backend, batch_size,
+          shard_size, max_seq_length, resume, build_index, index_type, engine, address, workers,
+          as_json) -> None:  # fmt: skip
+    """Embed articles into Parquet shards, restartably (JSONL, .jsonl.gz, Parquet, folders).
+
+    \b
+    Example:  rag embed archive.jsonl.gz --out emb/ --build-index
+              rag embed archive.jsonl.gz --out emb/ --resume      (after a kill)
+    """
+    from embeddings.batch import EmbedJob, run_job
+    from embeddings.batch import build_index as write_index
+
+    settings = _settings(embed_model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    job = EmbedJob(
+        inputs=tuple(str(p) for p in inputs),
+        out_dir=out_dir,
+        model=settings.embed_model,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        no_chunk=no_chunk,
+        dtype=dtype,
+        backend=backend,
+        shard_size=shard_size,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+        device=settings.device,
+    )
+    ray_options = {"address": address, "workers": workers}
+    report = run_job(job, resume=resume, progress=not as_json, engine=engine,
+                     ray_options=ray_options)  # fmt: skip
+    manifest = report.manifest
+    if build_index:
+        manifest["index_dir"] = str(write_index(job, faiss_kind=index_type))
+    if as_json:
+        _echo_json(manifest)
+        return
+    rate = manifest["timings"]["records_per_second"]
+    click.echo(
+        f"embedded {report.records} passage(s) of {report.articles} article(s) in "
+        f"{report.shards} shard(s) ({report.shards_reused} reused); {report.skipped} skipped; "
+        f"{report.seconds:.1f} s" + (f", {rate:.1f} passages/s" if rate else "") + f" -> {out_dir}"
+    )
+    for s in report.skipped_records[:10]:
+        where = f"{s.source}:{s.line}" if s.line else s.source
+        click.echo(f"  skipped {where}: {s.reason}", err=True)
+    if report.skipped:
+        click.echo(f"  all {report.skipped} skipped records: {out_dir / 'skipped.jsonl'}", err=True)
+    if build_index:
+        click.echo(f"index: {manifest['index_dir']}  (rag serve --index {manifest['index_dir']})")
+
+
+def _register_eval() -> None:
+    # rag.evaluate imports nothing heavy at module level: `rag --help` stays instant.
+    from rag.evaluate import eval_command
+
+    cli.add_command(eval_command)
+
+
+_register_eval()
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -1,0 +1,307 @@
+"""The embedding-only batch job: shards, manifest, bad records, float16, resume, --build-index.
+
+Real sentence-transformers on the tiny local model, real Parquet, real FAISS/SQLite for the index.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from embeddings.batch import EmbedJob, build_index, read_shards, run_job, vectors_of
+from rag.errors import InputError
+from tests.embeddings.conftest import BAD_LINES, corpus_records
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_job(inputs, out: Path, model: Path, **kw) -> EmbedJob:
+    kw = {"chunk_size": 300, "chunk_overlap": 50, "shard_size": 8, "batch_size": 4, **kw}
+    return EmbedJob(inputs=tuple(str(p) for p in inputs), out_dir=out, model=str(model), **kw)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, corpus_jsonl, tiny_model_dir):
+    """One uninterrupted float32 run over the corpus: the reference the other tests compare to."""
+    job = make_job([corpus_jsonl], tmp_path_factory.mktemp("ref") / "out", tiny_model_dir)
+    report = run_job(job, progress=False)
+    return job, report, read_shards(job.out_dir)
+
+
+def test_shards_hold_every_passage_with_unit_vectors(finished):
+    job, report, table = finished
+    assert table.column_names == ["id", "article_id", "chunk", "text_sha1", "embedding"]
+    assert table.schema.field("embedding").type == pa.list_(pa.float32(), 32)
+    assert report.records == table.num_rows > 3 * job.shard_size
+    assert report.shards == math.ceil(report.records / job.shard_size)
+    files = sorted((job.out_dir / "shards").glob("part-*.parquet"))
+    assert [f.name for f in files] == [f"part-{i:05d}.parquet" for i in range(report.shards)]
+    ids = table.column("id").to_pylist()
+    assert len(set(ids)) == len(ids)
+    for id_, article, chunk in zip(
+        ids, table.column("article_id").to_pylist(), table.column("chunk").to_pylist(), strict=True
+    ):
+        assert id_ == f"{article}:{chunk}"
+    norms = np.linalg.norm(vectors_of(table), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_manifest_says_what_was_made(finished, tiny_model_dir):
+    job, report, _ = finished
+    m = json.loads((job.out_dir / "manifest.json").read_text())
+    assert m["model"] == str(tiny_model_dir)
+    assert m["dim"] == 32
+    assert m["dtype"] == "float32" and m["backend"] == "torch" and m["engine"] == "local"
+    assert m["chunking"] == {"chunk_size": 300, "chunk_overlap": 50}
+    assert m["passage_prompt"] == "" and m["query_prompt"] == ""
+    assert m["counts"]["records"] == report.records
+    assert m["counts"]["articles"] == len(corpus_records(REPO / "seeds"))
+    assert m["counts"]["skipped"] == len(BAD_LINES)
+    assert m["timings"]["records_encoded"] == report.records
+    assert m["timings"]["records_per_second"] > 0
+    assert m["complete"] is True
+
+
+def test_bad_records_are_listed_by_line_number(finished):
+    job, report, _ = finished
+    rows = [json.loads(line) for line in (job.out_dir / "skipped.jsonl").read_text().splitlines()]
+    assert {r["line"]: r["reason"].split(" (")[0] for r in rows} == BAD_LINES
+    assert all(r["source"].endswith("news.jsonl") for r in rows)
+    assert report.skipped == len(BAD_LINES)
+
+
+def test_passages_are_the_ones_ingest_makes(finished, corpus_jsonl):
+    """Same load, clean and chunk code as `rag ingest`: the same chunk ids and text hashes."""
+    import hashlib
+
+    from rag.chunk import chunk_article
+    from rag.load import load_paths
+    from rag.types import Article
+
+    job, _, table = finished
+    expected = [
+        (c.id, hashlib.sha1(c.text.encode()).hexdigest())
+        for a in load_paths([corpus_jsonl])
+        if isinstance(a, Article)
+        for c in chunk_article(a, 300, 50)
+    ]
+    got = list(
+        zip(table.column("id").to_pylist(), table.column("text_sha1").to_pylist(), strict=True)
+    )
+    assert got == expected
+
+
+def test_float16_output(tmp_path, corpus_jsonl, tiny_model_dir, finished):
+    _, _, ref = finished
+    job = make_job([corpus_jsonl], tmp_path / "f16", tiny_model_dir, dtype="float16")
+    run_job(job, progress=False)
+    table = read_shards(job.out_dir)
+    assert table.schema.field("embedding").type == pa.list_(pa.float16(), 32)
+    assert table.column("id").to_pylist() == ref.column("id").to_pylist()
+    v16 = vectors_of(table)
+    assert v16.dtype == np.float16
+    np.testing.assert_allclose(v16.astype(np.float32), vectors_of(ref), atol=1e-3)
+
+
+def test_stopped_job_resumes_to_the_same_result(tmp_path, corpus_jsonl, tiny_model_dir, finished):
+    _, report, ref = finished
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    first = run_job(job, progress=False, stop_after_shards=2)
+    assert not (job.out_dir / "manifest.json").exists()
+    assert len(list((job.out_dir / "shards").glob("part-*.parquet"))) == 2
+    assert first.manifest["complete"] is False
+    done = run_job(job, resume=True, progress=False)
+    assert done.shards_reused == 2
+    assert done.manifest["timings"]["shards_encoded"] == report.shards - 2
+    assert read_shards(job.out_dir).equals(ref)
+
+
+def test_resume_of_a_finished_job_encodes_nothing(tmp_path, corpus_jsonl, tiny_model_dir):
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    run_job(job, progress=False)
+    before = {p.name: p.stat().st_mtime_ns for p in (job.out_dir / "shards").iterdir()}
+    again = run_job(job, resume=True, progress=False)
+    assert again.shards_reused == again.shards
+    assert again.manifest["timings"]["shards_encoded"] == 0
+    assert {p.name: p.stat().st_mtime_ns for p in (job.out_dir / "shards").iterdir()} == before
+
+
+def test_resume_refuses_changed_settings(tmp_path, corpus_jsonl, tiny_model_dir):
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    run_job(job, progress=False, stop_after_shards=1)
+    changed = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir, dtype="float16")
+    with pytest.raises(InputError, match="cannot resume .*dtype"):
+        run_job(changed, resume=True, progress=False)
+    with pytest.raises(InputError, match="--resume"):
+        run_job(job, progress=False)  # a fresh run must not overwrite a job silently
+
+
+def test_resume_redoes_a_damaged_shard(tmp_path, corpus_jsonl, tiny_model_dir, finished):
+    _, _, ref = finished
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    run_job(job, progress=False)
+    shard = job.out_dir / "shards" / "part-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:100])  # truncated, as by a disk filling up
+    again = run_job(job, resume=True, progress=False)
+    assert again.manifest["timings"]["shards_encoded"] == 1
+    assert read_shards(job.out_dir).equals(ref)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, corpus_jsonl, tiny_model_dir):
+    """Kill a real `rag embed` process with SIGKILL mid-job, then --resume: same rows, same
+    vectors as a run that was never interrupted."""
+    args = [
+        sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl),
+        "--model", str(tiny_model_dir), "--chunk-size", "300", "--chunk-overlap", "50",
+        "--shard-size", "1", "--batch-size", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--out", str(killed)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    shards = killed / "shards"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if shards.is_dir() and len(list(shards.glob("part-*.parquet"))) >= 3:
+                break
+            time.sleep(0.002)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    n_before = len(list(shards.glob("part-*.parquet")))
+    assert not (killed / "manifest.json").exists(), "the job finished before it could be killed"
+    assert n_before >= 3
+
+    resumed = subprocess.run([*args, "--out", str(killed), "--resume", "--json"], cwd=REPO,
+                             env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads(resumed.stdout)
+    assert manifest["timings"]["shards_reused"] >= n_before - 1  # the one being renamed may redo
+    assert not list(shards.glob(".part-*"))  # no temporary file left behind
+
+    clean = tmp_path / "clean"
+    done = subprocess.run([*args, "--out", str(clean)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    a, b = read_shards(killed), read_shards(clean)
+    assert a.num_rows == b.num_rows == manifest["counts"]["records"]
+    assert a.drop_columns(["embedding"]).equals(b.drop_columns(["embedding"]))
+    np.testing.assert_array_equal(vectors_of(a), vectors_of(b))
+
+
+def test_parquet_input_gives_the_same_vectors_as_jsonl(tmp_path, seeds_dir, tiny_model_dir):
+    from tests.embeddings.conftest import write_corpus
+
+    records = corpus_records(seeds_dir)
+    jsonl = write_corpus(tmp_path / "news.jsonl", seeds_dir)
+    parquet = tmp_path / "news.parquet"
+    rows = [*records[:2], {"id": "empty", "title": "t", "text": "", "source": "x"}, *records[2:]]
+    pq.write_table(pa.Table.from_pylist(rows), parquet)
+    a = make_job([jsonl], tmp_path / "a", tiny_model_dir)
+    b = make_job([parquet], tmp_path / "b", tiny_model_dir)
+    run_job(a, progress=False)
+    report = run_job(b, progress=False)
+    assert read_shards(a.out_dir).equals(read_shards(b.out_dir))
+    skipped = [json.loads(x) for x in (b.out_dir / "skipped.jsonl").read_text().splitlines()]
+    assert [(s["line"], s["reason"]) for s in skipped] == [(3, "empty or missing 'text'")]
+    assert report.skipped == 1
+
+
+def test_no_chunk_embeds_each_record_whole(tmp_path, corpus_jsonl, tiny_model_dir):
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir, no_chunk=True)
+    report = run_job(job, progress=False)
+    table = read_shards(job.out_dir)
+    assert report.records == report.articles == table.num_rows
+    assert set(table.column("chunk").to_pylist()) == {0}
+    assert json.loads((job.out_dir / "manifest.json").read_text())["chunking"] is None
+
+
+def test_duplicate_articles_are_embedded_once(tmp_path, corpus_jsonl, tiny_model_dir):
+    job = make_job([corpus_jsonl, corpus_jsonl.parent], tmp_path / "out", tiny_model_dir)
+    report = run_job(job, progress=False)
+    single = make_job([corpus_jsonl], tmp_path / "single", tiny_model_dir)
+    run_job(single, progress=False)
+    assert read_shards(job.out_dir).equals(read_shards(single.out_dir))
+    assert report.duplicates == report.articles
+
+
+def test_build_index_is_what_ingest_builds(tmp_path, corpus_jsonl, tiny_model_dir, finished):
+    """--build-index writes the index `rag ingest` writes (rows, articles, BM25, vectors), and
+    the assistant answers from it as is."""
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+    from rag.store import Store
+
+    job, _, _ = finished
+    index = build_index(job, tmp_path / "from-embed")
+    ingest_settings = Settings.load(
+        env={}, index_dir=tmp_path / "from-ingest", embed_model=str(tiny_model_dir),
+        chunk_size=300, chunk_overlap=50,
+    )  # fmt: skip
+    ingested = Assistant(ingest_settings)
+    ingested.ingest([corpus_jsonl])
+    ingested.close()
+    a, b = Store(index).open(), Store(tmp_path / "from-ingest").open()
+    try:
+        assert a.model == b.model == str(tiny_model_dir)
+        assert a.manifest["faiss_index"] == b.manifest["faiss_index"] == "flat"
+        assert list(a.all_chunk_texts()) == list(b.all_chunk_texts())
+        assert a.articles() == b.articles()
+        np.testing.assert_allclose(a.vectors(), b.vectors(), atol=1e-5)
+        assert a.manifest["counts"] == b.manifest["counts"]
+    finally:
+        a.close()
+        b.close()
+
+    assistant = Assistant(Settings.load(env={}, index_dir=index))
+    try:
+        answer = assistant.ask("Hiệp ước mới thay thế những văn kiện nào?")
+        assert answer.citations
+        assert assistant.info()["model_in_use"] == str(tiny_model_dir)
+    finally:
+        assistant.close()
+
+
+def test_cli_embed_reports_and_builds_an_index(tmp_path, corpus_jsonl, tiny_model_dir):
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["embed", str(corpus_jsonl), "--out", str(out), "--model", str(tiny_model_dir),
+         "--chunk-size", "300", "--chunk-overlap", "50", "--dtype", "float16", "--build-index"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output and f"{corpus_jsonl}:3" in result.output
+    assert (out / "index" / "CURRENT").exists()
+    ask = CliRunner().invoke(cli, ["ask", "--index", str(out / "index"), "--json", "hiệp ước"])
+    assert ask.exit_code == 0, ask.output
+    assert json.loads(ask.stdout)["citations"]
+
+
+def test_cli_embed_names_a_bad_model_in_one_line(tmp_path, corpus_jsonl):
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    result = CliRunner().invoke(
+        cli, ["embed", str(corpus_jsonl), "--out", str(tmp_path / "o"), "--model", str(tmp_path)]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError | Exception)
+    assert "not a sentence-transformers model" in str(result.exception)

@@ -1,0 +1,81 @@
+"""The ONNX Runtime backend: the same model exported from the local folder, fp32 and int8,
+giving the vectors torch gives (cosine), and the batch job running on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embeddings.batch import EmbedJob, load_job_encoder, read_shards, run_job, vectors_of
+from tests.embeddings.conftest import corpus_records
+
+
+@pytest.fixture(autouse=True)
+def _onnx_cache(monkeypatch, onnx_cache):
+    monkeypatch.setenv("RAG_ONNX_CACHE", str(onnx_cache))
+
+
+def _passages(seeds_dir) -> list[str]:
+    return [r["text"][:600] for r in corpus_records(seeds_dir)]
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def _encoders(model_dir, tmp_path):
+    job = EmbedJob(inputs=("x",), out_dir=tmp_path, model=str(model_dir))
+    return (
+        load_job_encoder(job),
+        load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "onnx"})),
+        load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "onnx-int8"})),
+    )
+
+
+def test_onnx_gives_the_torch_vectors(tiny_model_dir, seeds_dir, tmp_path, onnx_cache):
+    torch_enc, onnx_enc, int8_enc = _encoders(tiny_model_dir, tmp_path)
+    texts = _passages(seeds_dir)
+    ref = torch_enc.encode_passages(texts)
+    fp32 = onnx_enc.encode_passages(texts)
+    assert onnx_enc.dim == torch_enc.dim and onnx_enc.model_id == torch_enc.model_id
+    assert _cosines(fp32, ref).min() > 0.9999
+    assert int8_enc.quantized and int8_enc.path.name == "model_int8.onnx"
+    # A tiny random model is harsher on int8 than a trained one (see benchmarks/README.md for
+    # MiniLM); it must still point the same way.
+    assert _cosines(int8_enc.encode_passages(texts), ref).mean() > 0.95
+    # Exported once, then reused from the cache.
+    assert sorted(p.name for p in onnx_cache.rglob("*.onnx")) == ["model.onnx", "model_int8.onnx"]
+
+
+def test_onnx_queries_carry_the_query_prompt(tiny_model_dir, tmp_path):
+    torch_enc, onnx_enc, _ = _encoders(tiny_model_dir, tmp_path)
+    q = ["Hiệp ước mới thay thế những văn kiện nào?"]
+    assert _cosines(onnx_enc.encode_queries(q), torch_enc.encode_queries(q)).min() > 0.9999
+
+
+def test_job_on_onnx_matches_torch_job(tmp_path, corpus_jsonl, tiny_model_dir):
+    jobs = {
+        backend: EmbedJob(
+            inputs=(str(corpus_jsonl),),
+            out_dir=tmp_path / backend,
+            model=str(tiny_model_dir),
+            backend=backend,
+            shard_size=16,
+        )
+        for backend in ("torch", "onnx")
+    }
+    for job in jobs.values():
+        run_job(job, progress=False)
+    a, b = (read_shards(j.out_dir) for j in jobs.values())
+    assert a.drop_columns(["embedding"]).equals(b.drop_columns(["embedding"]))
+    assert _cosines(vectors_of(a), vectors_of(b)).min() > 0.9999
+
+
+@pytest.mark.slow
+def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir, tmp_path):
+    """The real all-MiniLM-L6-v2: fp32 ONNX equals torch; int8 stays at cosine >= 0.99."""
+    torch_enc, onnx_enc, int8_enc = _encoders(minilm_dir, tmp_path)
+    texts = _passages(seeds_dir)[:24]
+    ref = torch_enc.encode_passages(texts)
+    assert _cosines(onnx_enc.encode_passages(texts), ref).min() > 0.9999
+    assert _cosines(int8_enc.encode_passages(texts), ref).mean() >= 0.99
