@@ -205,10 +205,10 @@ def test_rebuild_keeps_the_old_index_until_the_new_one_is_complete(
 
 # ---- the kill loop -----------------------------------------------------------------------------
 def _wait_for_write_phase(root: Path, proc: subprocess.Popen, deadline: float) -> float | None:
-    """Poll until the writer's temporary generation folder appears; its time, or None if the
-    process ended first."""
+    """Poll until this writer's temporary generation folder appears (named with its pid: a
+    dead writer's leftover does not count); its time, or None if the process ended first."""
     while time.monotonic() < deadline:
-        if any(root.glob(".tmp-gen-*")):
+        if any(root.glob(f".tmp-gen-*-{proc.pid}")):
             return time.monotonic()
         if proc.poll() is not None:
             return None
@@ -252,8 +252,10 @@ def kill_loop(
         aim = aims[i % len(aims)]
         if aim.startswith("write"):
             seen = _wait_for_write_phase(root, proc, t0 + 300)
-            if seen is not None and aim == "write":
-                time.sleep(rng.uniform(0, 2 * write_delay))
+            if seen is not None:
+                lifetime = (seen - t0) * 1.1 + 1.0
+                if aim == "write":
+                    time.sleep(rng.uniform(0, 2 * write_delay))
         else:
             end = t0 + rng.uniform(0.2, lifetime)
             while time.monotonic() < end and proc.poll() is None:
