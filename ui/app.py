@@ -1,0 +1,745 @@
+"""The web app: a Gradio Blocks page mounted on a FastAPI app that also serves /api/*.
+
+``build_app(settings, assistant)`` returns the FastAPI application (what uvicorn runs; tests
+start it on a free port); ``serve(settings)`` runs it. Everything shown goes through the pure
+functions of ui.render; the handlers here only call the Assistant and pick what to render.
+"""
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import RagError
+from ui import render
+from ui.feedback import FeedbackStore, feedback_path
+from ui.i18n import DEFAULT_LANG, EXAMPLES, LANG_CHOICES, t
+from ui.uploads import UPLOAD_SUFFIXES, UploadError, load_prepared, prepared_uploads
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+    from rag.types import Answer
+
+log = logging.getLogger(__name__)
+
+# Pause between streamed sentences: long enough for the eye to follow the answer arriving,
+# short enough that a two-sentence answer is complete well under a second.
+STREAM_DELAY_S = 0.05
+HISTORY_TURNS = 6  # earlier turns sent with a follow-up (for the rewritten standalone query)
+STATIC = Path(__file__).parent / "static"
+# No `from __future__ import annotations` in this module: Gradio finds the event-data argument
+# of a handler (gr.EventData, gr.LikeData, gr.SelectData) by evaluating its annotation, which
+# fails for the string annotations that import makes (gradio is imported lazily, inside
+# build_blocks). Names only imported for type checking are quoted instead.
+
+
+def _static(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+class ChatUI:
+    """The handlers behind the page, bound to one Assistant. Per-browser state (the turns of
+    the conversation, the open citation, feedback ids) lives in gr.State, not here."""
+
+    def __init__(self, assistant: "Assistant", settings: "Settings") -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.feedback = FeedbackStore(feedback_path(settings.index_dir))
+        params = inspect.signature(assistant.ask).parameters
+        # The reranker and the LLM answerer are options of the pipeline; the page offers them
+        # only when this pipeline's ask() accepts them, and says so otherwise.
+        self.can_rerank = "rerank" in params
+        self.can_answer_mode = "answer_mode" in params
+        self.answer_modes = ["extractive"] + (
+            ["llm"] if settings.llm_url and self.can_answer_mode else []
+        )
+
+    # ---- chat --------------------------------------------------------------------------
+    def ask(
+        self, question: str, turns: list[dict], mode: str, top_k: float, rerank: bool, answer: str
+    ) -> "Answer":
+        history = [
+            (turn["question"], turn["answer"].text)
+            for turn in turns
+            if turn.get("answer") is not None
+        ][-HISTORY_TURNS:]
+        kwargs: dict[str, Any] = {}
+        if self.can_rerank:
+            kwargs["rerank"] = bool(rerank)
+        if self.can_answer_mode and answer:
+            kwargs["answer_mode"] = answer
+        return self.assistant.ask(question, history, top_k=int(top_k), mode=mode or None, **kwargs)
+
+    def respond(self, message, turns, lang, mode, top_k, rerank, answer_mode):
+        """Generator: the question appears at once, then the answer sentence by sentence, then
+        the citations panel."""
+        import gradio as gr
+
+        question = " ".join((message or "").split())
+        if not question:
+            yield (gr.skip(),) * 6
+            return
+        turns = list(turns or [])
+        turn = len(turns)
+        pending = (question, f"*{render.md_escape(t('searching', lang))}*")
+        yield render.chat_messages(turns, lang, pending), turns, "", gr.skip(), gr.skip(), None
+        try:
+            answer = self.ask(question, turns, mode, top_k, rerank, answer_mode)
+        except RagError as exc:
+            turns.append({"question": question, "answer": None, "error": str(exc)})
+            yield (
+                render.chat_messages(turns, lang),
+                turns,
+                gr.skip(),
+                render.citations_html(None, turn, lang),
+                render.source_html(None, None, lang),
+                None,
+            )
+            return
+        for prefix in render.stream_prefixes(answer.text)[:-1]:
+            partial = replace(answer, text=prefix, warnings=())
+            bubble = render.answer_markdown(partial, turn, lang)
+            yield (render.chat_messages(turns, lang, (question, bubble)),) + (gr.skip(),) * 5
+            time.sleep(STREAM_DELAY_S)
+        turns.append({"question": question, "answer": answer, "error": None})
+        yield (
+            render.chat_messages(turns, lang),
+            turns,
+            gr.skip(),
+            render.citations_html(answer, turn, lang),
+            render.source_html(None, None, lang),
+            None,
+        )
+
+    def citation(self, turns: list[dict], turn: int, n: int):
+        """(answer, citation, article) for the [n] of a turn; None when there is no such one."""
+        if not (0 <= turn < len(turns or [])):
+            return None
+        answer = turns[turn].get("answer")
+        c = next((c for c in answer.citations if c.n == n), None) if answer else None
+        if c is None:
+            return None
+        return answer, c, self.assistant.article(c.article_id)
+
+    def open_citation(self, turns, lang, evt):
+        import gradio as gr
+
+        data = getattr(evt, "_data", None) or {}
+        try:
+            turn, n = int(data["turn"]), int(data["n"])
+        except (KeyError, TypeError, ValueError):
+            return gr.skip(), gr.skip(), gr.skip()
+        found = self.citation(turns, turn, n)
+        if found is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        answer, c, article = found
+        return (
+            render.citations_html(answer, turn, lang, selected=n),
+            render.source_html(article, c, lang),
+            [turn, n],
+        )
+
+    def clear(self, lang):
+        return (
+            [],
+            [],
+            render.citations_html(None, 0, lang),
+            render.source_html(None, None, lang),
+            None,
+            {},
+        )
+
+    # ---- feedback ----------------------------------------------------------------------
+    def like(self, turns, ratings, lang, top_k, evt):
+        """A 👍/👎 click on an answer: stored at once; a second click on the same answer
+        updates its row instead of adding another."""
+        import gradio as gr
+
+        index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        turn = int(index) // 2  # messages alternate user, assistant
+        if not (0 <= turn < len(turns or [])) or turns[turn].get("answer") is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        liked = evt.liked
+        rating = 1 if liked is True or liked == "Like" else -1 if liked in (False, "Dislike") else 0
+        ratings = dict(ratings or {})
+        key = str(turn)
+        if key in ratings:
+            self.feedback.set_rating(ratings[key], rating)
+        else:
+            ratings[key] = self.feedback.add(turns[turn]["answer"], rating, top_k=int(top_k))
+        msg = (
+            t("thanks_up", lang, turn=turn + 1)
+            if rating > 0
+            else t("thanks_down", lang, turn=turn + 1)
+            if rating < 0
+            else t("feedback_removed", lang)
+        )
+        return ratings, ratings[key], msg, gr.update(open=True) if rating < 0 else gr.skip()
+
+    def correct(self, text, feedback_id, lang):
+        if feedback_id is None:
+            return t("correction_needs_rating", lang), text
+        if not (text or "").strip():
+            return t("correction_empty", lang), text
+        self.feedback.set_correction(int(feedback_id), text)
+        return t("correction_saved", lang), ""
+
+    # ---- corpus ------------------------------------------------------------------------
+    def table(self, query: str):
+        rows = render.filter_articles(self.assistant.articles(), query or "")
+        return render.article_rows(rows)
+
+    def counts(self, lang: str) -> str:
+        info = self.assistant.info()
+        return t("articles_count", lang, n=info.get("articles", 0), chunks=info.get("chunks", 0))
+
+    def status(self, lang: str, mode: str | None = None) -> str:
+        return render.status_html(self.assistant.info(), lang, mode)
+
+    def ingest(self, files, lang, query, mode, progress=None):
+        """Uploaded files -> index, with progress; the report says what was added, what was
+        already there (re-upload: nothing happens), and what was skipped and why."""
+        import gradio as gr
+
+        paths = [Path(f) for f in (files or [])]
+        if not paths:
+            return t("ingest_none", lang), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+        def on_file(i: int, n: int, source: str) -> None:
+            if progress is not None:
+                progress((i, n), desc=t("ingest_reading", lang, name=source), unit="files")
+
+        try:
+            with prepared_uploads(
+                [(p.name, p) for p in paths], self.settings.max_upload_mb
+            ) as prep:
+                items = list(load_prepared(prep, on_file))
+                if progress is not None:
+                    progress(0.95, desc=t("ingest_embedding", lang))
+                report = self.assistant.ingest_articles(items)
+        except UploadError as exc:
+            msg = t(exc.key, lang, **exc.params) if exc.key else str(exc)
+            return f"⚠ {render.md_escape(msg)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        except RagError as exc:
+            return f"⚠ {render.md_escape(str(exc))}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return (
+            render.ingest_report_markdown(report, lang),
+            None,
+            self.table(query),
+            self.counts(lang),
+            self.status(lang, mode),
+        )
+
+    def select_article(self, rows, lang, evt):
+        import gradio as gr
+
+        row = getattr(evt, "row_value", None)
+        if not row:
+            return gr.skip(), gr.skip(), gr.skip()
+        article_id = str(row[-1])
+        article = self.assistant.article(article_id)
+        if article is None:
+            return None, t("delete_missing", lang), render.article_html(None, lang)
+        return (
+            article_id,
+            t("selected", lang, title=render.md_escape(article.title)),
+            render.article_html(article, lang),
+        )
+
+    def delete(self, article_id, lang, query, mode):
+        if not article_id:
+            return (
+                t("selected_none", lang),
+                None,
+                self.table(query),
+                self.counts(lang),
+                self.status(lang, mode),
+                "",
+            )
+        article = self.assistant.article(article_id)
+        ok = self.assistant.delete(article_id)
+        msg = (
+            t("deleted", lang, title=render.md_escape(article.title if article else article_id))
+            if ok
+            else t("delete_missing", lang)
+        )
+        return msg, None, self.table(query), self.counts(lang), self.status(lang, mode), ""
+
+
+def build_blocks(assistant: "Assistant", settings: "Settings"):
+    """The page. Returns the gr.Blocks (not launched)."""
+    import gradio as gr
+
+    ui = ChatUI(assistant, settings)
+    lang0 = DEFAULT_LANG
+    relabel: list[tuple[Any, Callable[[str], Any]]] = []  # (component, lang -> gr.update)
+
+    def header(lang: str) -> str:
+        return (
+            f'<div id="rag-header"><h1>{render.esc(t("title", lang))}</h1>'
+            f"<p>{render.esc(t('subtitle', lang))}</p></div>"
+        )
+
+    def on(component, **keys: str):
+        """Register ``component`` for relabelling: each keyword names a property and the
+        i18n key of its text."""
+        relabel.append(
+            (component, lambda lang: gr.update(**{p: t(k, lang) for p, k in keys.items()}))
+        )
+        return component
+
+    with gr.Blocks(title=t("title", lang0), analytics_enabled=False) as demo:
+        lang = gr.State(lang0)
+        turns = gr.State([])
+        view = gr.State(None)  # [turn, n] of the open citation
+        ratings = gr.State({})  # turn -> feedback row id
+        last_feedback = gr.State(None)
+        selected_id = gr.State(None)
+
+        with gr.Row(equal_height=True):
+            with gr.Column(scale=5):
+                title_html = gr.HTML(header(lang0))
+            with gr.Column(scale=1, min_width=240):
+                lang_radio = gr.Radio(
+                    choices=LANG_CHOICES,
+                    value=lang0,
+                    show_label=False,
+                    elem_id="rag-lang",
+                    container=False,
+                )
+        status = gr.HTML(ui.status(lang0, settings.retriever), elem_id="rag-status-line")
+
+        with gr.Tabs():
+            with gr.Tab(t("tab_chat", lang0), id="chat") as tab_chat, gr.Row():
+                with gr.Column(scale=3, min_width=420):
+                    chatbot = on(
+                        gr.Chatbot(
+                            elem_id="rag-chat",
+                            height=560,
+                            show_label=False,
+                            placeholder=t("chat_placeholder", lang0),
+                            examples=[{"text": q} for q in EXAMPLES],
+                            feedback_options=("Like", "Dislike"),
+                            latex_delimiters=[],
+                            buttons=["copy"],
+                            sanitize_html=True,
+                        ),
+                        placeholder="chat_placeholder",
+                    )
+                    with gr.Row(equal_height=True):
+                        msg = on(
+                            gr.Textbox(
+                                show_label=False,
+                                placeholder=t("input_placeholder", lang0),
+                                scale=8,
+                                elem_id="rag-input",
+                                autofocus=True,
+                                max_length=2000,
+                                submit_btn=False,
+                                container=False,
+                            ),
+                            placeholder="input_placeholder",
+                        )
+                        send = on(
+                            gr.Button(
+                                t("send", lang0),
+                                variant="primary",
+                                scale=1,
+                                min_width=90,
+                                elem_id="rag-send",
+                            ),
+                            value="send",
+                        )
+                    with gr.Row():
+                        clear = on(
+                            gr.Button(t("clear", lang0), size="sm", variant="secondary"),
+                            value="clear",
+                        )
+                    # Outside the accordion: a closed accordion's content is not in the page.
+                    fb_status = gr.Markdown("", elem_id="rag-feedback-status")
+                    with gr.Accordion(t("feedback_title", lang0), open=False) as fb_box:
+                        fb_hint = gr.Markdown(t("feedback_hint", lang0))
+                        correction = on(
+                            gr.Textbox(
+                                label=t("correction_label", lang0),
+                                placeholder=t("correction_placeholder", lang0),
+                                lines=2,
+                                elem_id="rag-correction",
+                            ),
+                            label="correction_label",
+                            placeholder="correction_placeholder",
+                        )
+                        fb_send = on(
+                            gr.Button(t("send_correction", lang0), size="sm"),
+                            value="send_correction",
+                        )
+                    on(fb_box, label="feedback_title")
+                    on(fb_hint, value="feedback_hint")
+                with gr.Column(scale=2, min_width=340):
+                    # The viewer sits above the list, so the article opens where the eye
+                    # already is, without scrolling the page.
+                    viewer = gr.HTML(
+                        render.source_html(None, None, lang0),
+                        elem_id="rag-viewer",
+                        js_on_load=_static("viewer.js"),
+                        padding=True,
+                    )
+                    cites = gr.HTML(
+                        render.citations_html(None, 0, lang0),
+                        elem_id="rag-cites",
+                        js_on_load=_static("cite.js"),
+                        padding=True,
+                    )
+
+            with gr.Tab(t("tab_corpus", lang0), id="corpus") as tab_corpus:
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        upload = on(
+                            gr.File(
+                                label=t("upload_label", lang0),
+                                file_count="multiple",
+                                file_types=list(UPLOAD_SUFFIXES),
+                                type="filepath",
+                                elem_id="rag-upload",
+                                height=140,
+                            ),
+                            label="upload_label",
+                        )
+                    with gr.Column(scale=2):
+                        ingest_btn = on(
+                            gr.Button(t("ingest", lang0), variant="primary", elem_id="rag-ingest"),
+                            value="ingest",
+                        )
+                        ingest_report = gr.Markdown("", elem_id="rag-ingest-report")
+                with gr.Row():
+                    search = on(
+                        gr.Textbox(
+                            label=t("search_articles", lang0),
+                            placeholder=t("search_placeholder", lang0),
+                            scale=4,
+                            elem_id="rag-search",
+                        ),
+                        label="search_articles",
+                        placeholder="search_placeholder",
+                    )
+                    counts = gr.Markdown(ui.counts(lang0), elem_id="rag-counts")
+                    refresh = on(
+                        gr.Button(t("refresh", lang0), size="sm", scale=1), value="refresh"
+                    )
+                headers = ["col_title", "col_source", "col_date", "col_chunks", "col_id"]
+                table = gr.Dataframe(
+                    value=ui.table(""),
+                    headers=[t(h, lang0) for h in headers],
+                    datatype=["str", "str", "str", "number", "str"],
+                    interactive=False,
+                    wrap=True,
+                    elem_id="rag-articles",
+                    max_height=420,
+                    column_widths=["42%", "26%", "10%", "8%", "14%"],
+                )
+                relabel.append(
+                    (table, lambda lang: gr.update(headers=[t(h, lang) for h in headers]))
+                )
+                with gr.Row(equal_height=True):
+                    selected_md = gr.Markdown(t("selected_none", lang0), elem_id="rag-selected")
+                    delete_btn = on(
+                        gr.Button(
+                            t("delete", lang0), variant="stop", size="sm", scale=0, min_width=200
+                        ),
+                        value="delete",
+                    )
+                preview = gr.HTML("", elem_id="rag-preview", padding=True)
+
+            with gr.Tab(t("tab_settings", lang0), id="settings") as tab_settings:
+                settings_md = gr.Markdown(f"### {t('settings_title', lang0)}")
+                relabel.append(
+                    (settings_md, lambda lang: gr.update(value=f"### {t('settings_title', lang)}"))
+                )
+                mode = on(
+                    gr.Radio(
+                        choices=["hybrid", "bm25", "dense"],
+                        value=settings.retriever,
+                        label=t("retriever", lang0),
+                        info=t("retriever_info", lang0),
+                        elem_id="rag-mode",
+                    ),
+                    label="retriever",
+                    info="retriever_info",
+                )
+                top_k = on(
+                    gr.Slider(
+                        1,
+                        20,
+                        value=min(settings.top_k, 20),
+                        step=1,
+                        label=t("top_k", lang0),
+                        elem_id="rag-topk",
+                    ),
+                    label="top_k",
+                )
+                rerank = gr.Checkbox(
+                    value=settings.rerank and ui.can_rerank,
+                    label=t("rerank", lang0),
+                    info=t("rerank_info" if ui.can_rerank else "rerank_unavailable", lang0),
+                    interactive=ui.can_rerank,
+                )
+                relabel.append(
+                    (
+                        rerank,
+                        lambda lang: gr.update(
+                            label=t("rerank", lang),
+                            info=t("rerank_info" if ui.can_rerank else "rerank_unavailable", lang),
+                        ),
+                    )
+                )
+                answer_info = "answer_mode_info" if len(ui.answer_modes) > 1 else "llm_unconfigured"
+                answer_mode = on(
+                    gr.Radio(
+                        choices=ui.answer_modes,
+                        value="extractive",
+                        label=t("answer_mode", lang0),
+                        info=t(answer_info, lang0),
+                        interactive=len(ui.answer_modes) > 1,
+                    ),
+                    label="answer_mode",
+                    info=answer_info,
+                )
+        for tab, key in (
+            (tab_chat, "tab_chat"),
+            (tab_corpus, "tab_corpus"),
+            (tab_settings, "tab_settings"),
+        ):
+            on(tab, label=key)
+
+        # ---- events ----------------------------------------------------------------------
+        private = {"api_visibility": "private"}
+        chat_inputs = [msg, turns, lang, mode, top_k, rerank, answer_mode]
+        chat_outputs = [chatbot, turns, msg, cites, viewer, view]
+        msg.submit(ui.respond, chat_inputs, chat_outputs, **private)
+        send.click(ui.respond, chat_inputs, chat_outputs, **private)
+
+        def pick_example(evt: gr.SelectData):
+            value = evt.value if isinstance(evt.value, dict) else {}
+            return value.get("text", "")
+
+        chatbot.example_select(pick_example, None, msg, **private).then(
+            ui.respond, chat_inputs, chat_outputs, **private
+        )
+        clear_outputs = [chatbot, turns, cites, viewer, view, ratings]
+        clear.click(ui.clear, [lang], clear_outputs, **private)
+        chatbot.clear(ui.clear, [lang], clear_outputs, **private)  # the bubble's own 🗑 button
+
+        def on_cite(turns_v, lang_v, evt: gr.EventData):
+            return ui.open_citation(turns_v, lang_v, evt)
+
+        cites.cite(on_cite, [turns, lang], [cites, viewer, view], **private)
+
+        def on_like(turns_v, ratings_v, lang_v, top_k_v, evt: gr.LikeData):
+            return ui.like(turns_v, ratings_v, lang_v, top_k_v, evt)
+
+        chatbot.like(
+            on_like,
+            [turns, ratings, lang, top_k],
+            [ratings, last_feedback, fb_status, fb_box],
+            **private,
+        )
+        fb_send.click(
+            ui.correct, [correction, last_feedback, lang], [fb_status, correction], **private
+        )
+
+        def on_ingest(files, lang_v, query, mode_v, progress=gr.Progress()):
+            return ui.ingest(files, lang_v, query, mode_v, progress)
+
+        ingest_btn.click(
+            on_ingest,
+            [upload, lang, search, mode],
+            [ingest_report, upload, table, counts, status],
+            **private,
+        )
+        search.change(ui.table, [search], [table], **private)
+        refresh.click(
+            lambda q, lang_v, mode_v: (ui.table(q), ui.counts(lang_v), ui.status(lang_v, mode_v)),
+            [search, lang, mode],
+            [table, counts, status],
+            **private,
+        )
+
+        def on_select(rows, lang_v, evt: gr.SelectData):
+            return ui.select_article(rows, lang_v, evt)
+
+        table.select(on_select, [table, lang], [selected_id, selected_md, preview], **private)
+        delete_btn.click(
+            ui.delete,
+            [selected_id, lang, search, mode],
+            [selected_md, selected_id, table, counts, status, preview],
+            **private,
+        )
+        mode.change(ui.status, [lang, mode], [status], **private)
+
+        relabel_components = [c for c, _ in relabel]
+
+        def switch_language(new_lang, turns_v, view_v, mode_v):
+            new_lang = new_lang if new_lang in ("vi", "en") else DEFAULT_LANG
+            answer = c = article = None
+            turn = 0
+            if view_v:
+                found = ui.citation(turns_v, int(view_v[0]), int(view_v[1]))
+                if found:
+                    answer, c, article = found
+                    turn = int(view_v[0])
+            elif turns_v and turns_v[-1].get("answer") is not None:
+                answer, turn = turns_v[-1]["answer"], len(turns_v) - 1
+            return (
+                new_lang,
+                header(new_lang),
+                ui.status(new_lang, mode_v),
+                render.chat_messages(turns_v or [], new_lang),
+                render.citations_html(answer, turn, new_lang, selected=c.n if c else None),
+                render.source_html(article, c, new_lang),
+                ui.counts(new_lang),
+                *[fn(new_lang) for _, fn in relabel],
+            )
+
+        lang_radio.change(
+            switch_language,
+            [lang_radio, turns, view, mode],
+            [lang, title_html, status, chatbot, cites, viewer, counts, *relabel_components],
+            **private,
+        )
+        demo.load(
+            lambda lang_v, mode_v: (ui.status(lang_v, mode_v), ui.table(""), ui.counts(lang_v)),
+            [lang, mode],
+            [status, table, counts],
+            **private,
+        )
+
+        # ---- the Gradio client API (gradio_client.Client(...).predict(..., api_name=...)) ----
+        def ask(question: str, top_k: int = 5, mode: str = "hybrid") -> dict:
+            """Answer a question with citations; the same JSON as `rag ask --json`."""
+            return assistant.ask(question, top_k=int(top_k), mode=mode or None).to_dict()
+
+        def articles(query: str = "") -> list:
+            """The indexed articles whose title, source or id contain the query's words."""
+            return render.filter_articles(assistant.articles(), query)
+
+        def health() -> dict:
+            """What is indexed and which embedding model is in use."""
+            return assistant.info()
+
+        gr.api(ask, api_name="ask")
+        gr.api(articles, api_name="articles")
+        gr.api(health, api_name="health")
+    return demo
+
+
+def build_app(settings: "Settings", assistant: "Assistant | None" = None) -> "FastAPI":
+    """The FastAPI application: /api/* (with /docs and /openapi.json) and the page at /."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from ui.api import install_error_handlers, make_router
+
+    if assistant is None:
+        from rag.pipeline import Assistant
+
+        assistant = Assistant.open(settings)
+    app = FastAPI(
+        title="rag-vi-news",
+        version="0.1.0",
+        description="Cited question answering over Vietnamese news. The chat page is at /.",
+    )
+    install_error_handlers(app)
+    app.include_router(make_router(assistant, settings))
+    blocks = build_blocks(assistant, settings)
+    auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
+    # System fonts: every desktop's UI font has the Vietnamese letters, while the theme's
+    # bundled web font would fall back glyph by glyph ("Bài" drawn in two fonts).
+    theme = gr.themes.Default(
+        primary_hue="blue",
+        neutral_hue="slate",
+        radius_size="md",
+        font=[
+            "system-ui",
+            "-apple-system",
+            "Segoe UI",
+            "Roboto",
+            "Noto Sans",
+            "Helvetica Neue",
+            "Arial",
+            "sans-serif",
+        ],
+    )
+    return gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=auth,
+        auth_message=t("title", DEFAULT_LANG) if auth else None,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        footer_links=["api"],
+        run_history=False,
+        ssr_mode=False,
+        mcp_server=False,
+        theme=theme,
+        css=_static("app.css"),
+    )
+
+
+def serve(
+    settings: "Settings", *, share: bool = False, assistant: "Assistant | None" = None
+) -> None:
+    """Run the app until interrupted, at http://<host>:<port>/ (default 127.0.0.1:7860)."""
+    import uvicorn
+
+    app = build_app(settings, assistant)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    if not thread.is_alive():
+        raise RagError(
+            f"could not start the server on {settings.host}:{settings.port} (port in use?)"
+        )
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(f"chat:     http://{shown}:{settings.port}/", flush=True)
+    print(f"HTTP API: http://{shown}:{settings.port}/docs", flush=True)
+    if share:
+        _share(settings)
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join(5)
+
+
+def _share(settings: "Settings") -> None:
+    """A public gradio.live link through Gradio's tunnel; it needs the internet, and says so
+    plainly when there is none (the local server keeps running)."""
+    import secrets
+
+    from gradio import networking
+
+    try:
+        url = networking.setup_tunnel(
+            local_host="127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host,
+            local_port=settings.port,
+            share_token=secrets.token_urlsafe(32),
+            share_server_address=None,
+            share_server_tls_certificate=None,
+        )
+        print(f"public:   {url}  (anyone with the link can use the chat; set RAG_AUTH)", flush=True)
+    except Exception as exc:  # network errors of every kind: the tunnel is optional
+        print(f"warning: no share link ({exc}); serving locally only", flush=True)

@@ -1,0 +1,402 @@
+"""Pure render functions: Answer, Citation, Article -> the markdown and HTML the page shows.
+
+Every piece of article text (titles, sources, passages, whole articles) goes through
+``html.escape`` here and nowhere else, so an article holding ``<script>`` or
+``<img onerror=...>`` is shown as those characters and runs nothing. The chat bubbles are
+markdown (Gradio's Chatbot renders them), so text bound for a bubble is also escaped for
+markdown: an article's ``*`` or ``[x](y)`` stays literal instead of becoming emphasis or a link.
+
+Citation links are plain anchors ``#rag-cite-<turn>-<n>``; ui/assets/app.js turns a click on
+one into a request for the source viewer (no inline handlers, nothing for a sanitizer to strip).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlparse
+
+from rag.types import Answer, Article, Citation, IngestReport
+from ui.i18n import t
+
+CITE_MARK = re.compile(r"\[(\d{1,3})\]")
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; '&' and ';' are
+# left alone because html.escape has already turned '&', '<', '>' into entities.
+_MD_SPECIAL = re.compile(
+    "([" + re.escape(string.punctuation.replace("&", "").replace(";", "")) + "])"
+)
+
+
+def esc(text: object) -> str:
+    """HTML-escape any value for use in element content or a quoted attribute."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def md_escape(text: str) -> str:
+    """Text -> markdown that renders as exactly that text (no HTML, no markdown syntax)."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def cite_href(turn: int, n: int) -> str:
+    return f"#rag-cite-{int(turn)}-{int(n)}"
+
+
+def parse_cite_href(value: str) -> tuple[int, int] | None:
+    """'#rag-cite-3-1' (or 'rag-cite-3-1', or '3-1') -> (3, 1); None for anything else."""
+    m = re.fullmatch(r"#?(?:rag-cite-)?(\d{1,6})-(\d{1,3})", (value or "").strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+# ---- chat bubbles --------------------------------------------------------------------------
+
+
+def answer_markdown(answer: Answer, turn: int, lang: str = "vi") -> str:
+    """The assistant's bubble: the rewritten question (for a follow-up), the answer with each
+    ``[n]`` a link to its citation, and any warnings."""
+    known = {c.n: c for c in answer.citations}
+    parts: list[str] = []
+    if answer.rewritten_query and answer.rewritten_query.strip() != answer.question.strip():
+        parts.append(
+            f"*↪ {md_escape(t('rewritten', lang))}: “{md_escape(answer.rewritten_query)}”*"
+        )
+    parts.append(linkify_citations(answer.text, known, turn))
+    for w in answer.warnings:
+        parts.append(f"*⚠ {md_escape(w)}*")
+    return "\n\n".join(p for p in parts if p)
+
+
+def linkify_citations(text: str, citations: dict[int, Citation], turn: int) -> str:
+    """Escape ``text`` for markdown and turn each ``[n]`` naming a known citation into a link."""
+    out: list[str] = []
+    pos = 0
+    for m in CITE_MARK.finditer(text):
+        n = int(m.group(1))
+        if n not in citations:
+            continue
+        out.append(md_escape(text[pos : m.start()]))
+        title = citations[n].title.replace("\\", "\\\\").replace('"', '\\"')
+        title = html.escape(title, quote=False)
+        out.append(f'[\\[{n}\\]]({cite_href(turn, n)} "{title}")')
+        pos = m.end()
+    out.append(md_escape(text[pos:]))
+    return "".join(out)
+
+
+def stream_prefixes(text: str) -> list[str]:
+    """Growing prefixes of an answer for streaming it into the page: one more sentence (ending
+    at its ``[n]``) each time, so a citation link is never cut in half."""
+    cuts = [m.end() for m in CITE_MARK.finditer(text)]
+    if not cuts:
+        cuts = [m.end() for m in re.finditer(r"[.!?…](?=\s)", text)]
+    prefixes = [text[:c] for c in cuts if 0 < c < len(text)]
+    prefixes.append(text)
+    return list(dict.fromkeys(prefixes))
+
+
+def chat_messages(
+    turns: Sequence[dict], lang: str = "vi", pending: tuple[str, str] | None = None
+) -> list[dict]:
+    """Gradio Chatbot messages (openai style) for the turns so far.
+
+    ``turns`` holds {"question": str, "answer": Answer | None, "error": str | None};
+    ``pending`` is (question, partial bubble markdown) for the turn being streamed."""
+    messages: list[dict] = []
+    for i, turn in enumerate(turns):
+        messages.append({"role": "user", "content": md_escape(turn["question"])})
+        if turn.get("answer") is not None:
+            content = answer_markdown(turn["answer"], i, lang)
+        else:
+            content = f"*⚠ {md_escape(t('error', lang))}: {md_escape(turn.get('error') or '')}*"
+        messages.append({"role": "assistant", "content": content})
+    if pending is not None:
+        messages.append({"role": "user", "content": md_escape(pending[0])})
+        messages.append({"role": "assistant", "content": pending[1]})
+    return messages
+
+
+# ---- citations panel -----------------------------------------------------------------------
+
+
+def _merge(spans: Iterable[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    """Clip spans to [lo, hi), drop empty ones, merge overlaps; sorted."""
+    clipped = sorted((max(lo, s), min(hi, e)) for s, e in spans if min(hi, e) > max(lo, s))
+    merged: list[tuple[int, int]] = []
+    for s, e in clipped:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def highlight_html(
+    text: str,
+    offset: int,
+    highlights: Iterable[tuple[int, int]],
+    *,
+    passage: tuple[int, int] | None = None,
+    target_first: bool = False,
+) -> str:
+    """``text`` (which starts at article offset ``offset``) as escaped HTML, with the
+    ``highlights`` (article offsets) in <mark> and the optional ``passage`` span in a
+    <span class="rag-passage">. With ``target_first`` the first highlight (or the passage when
+    there is none) carries class rag-target, which the viewer scrolls into view."""
+    end = offset + len(text)
+    marks = _merge(highlights, offset, end)
+    pspan = _merge([passage], offset, end) if passage else []
+    cuts = sorted({offset, end, *(x for span in marks + pspan for x in span)})
+    pieces: list[str] = []
+    target_done = not target_first
+    target_on_passage = target_first and not marks
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        seg = esc(text[a - offset : b - offset])
+        in_mark = any(s <= a < e for s, e in marks)
+        in_passage = any(s <= a < e for s, e in pspan)
+        if in_mark:
+            cls = "rag-hl"
+            if not target_done:
+                cls += " rag-target"
+                target_done = True
+            seg = f'<mark class="{cls}">{seg}</mark>'
+        if in_passage:
+            cls = "rag-passage"
+            if target_on_passage and not target_done:
+                cls += " rag-target"
+                target_done = True
+            seg = f'<span class="{cls}">{seg}</span>'
+        pieces.append(seg)
+    return "".join(pieces)
+
+
+def source_line(source: str | None, date: str | None, lang: str = "vi") -> str:
+    """'source · date' as HTML; an http(s) source is a link (opened in a new tab, no referrer),
+    anything else (a file path, a name) is plain text."""
+    bits = []
+    if source:
+        parsed = urlparse(source)
+        if parsed.scheme in ("http", "https") and parsed.netloc:
+            bits.append(
+                f'<a href="{esc(source)}" target="_blank" rel="noopener noreferrer nofollow">'
+                f"{esc(parsed.netloc)}</a>"
+            )
+        else:
+            bits.append(f'<span class="rag-src" title="{esc(source)}">{esc(_short(source))}</span>')
+    if date:
+        bits.append(f'<span class="rag-date">{esc(t("date", lang))}: {esc(date)}</span>')
+    return " · ".join(bits)
+
+
+def _short(source: str, limit: int = 48) -> str:
+    """A long file path shortened to its tail, which is the informative part."""
+    return source if len(source) <= limit else "…" + source[-(limit - 1) :]
+
+
+CARD_CONTEXT = 180  # characters of the passage kept on each side of the quoted sentences
+
+
+def excerpt_span(c: Citation, context: int = CARD_CONTEXT) -> tuple[int, int]:
+    """The part of a passage a card shows (article offsets): the quoted sentences with about
+    ``context`` characters around them, cut at spaces; the whole passage when it is short or
+    quotes nothing. The source viewer always shows everything."""
+    marks = _merge(c.highlights, c.start, c.end)
+    if not marks or c.end - c.start <= 2 * context + (marks[-1][1] - marks[0][0]):
+        return c.start, c.end
+    lo, hi = max(c.start, marks[0][0] - context), min(c.end, marks[-1][1] + context)
+    if lo > c.start:
+        cut = c.text.find(" ", lo - c.start, marks[0][0] - c.start)
+        lo = c.start + cut + 1 if cut >= 0 else lo
+    if hi < c.end:
+        cut = c.text.rfind(" ", marks[-1][1] - c.start, hi - c.start)
+        hi = c.start + cut if cut >= 0 else hi
+    return lo, hi
+
+
+def citation_card(c: Citation, turn: int, lang: str = "vi", selected: bool = False) -> str:
+    cls = "rag-card rag-selected" if selected else "rag-card"
+    lo, hi = excerpt_span(c)
+    body = highlight_html(c.text[lo - c.start : hi - c.start], lo, c.highlights)
+    body = ("… " if lo > c.start else "") + body + (" …" if hi < c.end else "")
+    also = ""
+    if c.also_reported_by:
+        names = "; ".join(esc(x) for x in c.also_reported_by)
+        also = f'<div class="rag-also">{esc(t("also_reported", lang))}: {names}</div>'
+    meta = source_line(c.source, c.date, lang)
+    href = cite_href(turn, c.n)
+    return (
+        f'<article class="{cls}" id="rag-card-{int(turn)}-{int(c.n)}" data-cite="{href}">'
+        f'<header><a class="rag-n" href="{href}">[{int(c.n)}]</a> '
+        f'<span class="rag-title">{esc(c.title) or "—"}</span></header>'
+        + (f'<div class="rag-meta">{meta}</div>' if meta else "")
+        + f'<blockquote class="rag-text">{body}</blockquote>'
+        + also
+        + f'<a class="rag-open" href="{href}">{esc(t("open_source", lang))} →</a>'
+        "</article>"
+    )
+
+
+def citations_html(
+    answer: Answer | None, turn: int, lang: str = "vi", selected: int | None = None
+) -> str:
+    """The panel listing the cited passages of one answer."""
+    head = f'<div class="rag-panel-head">{esc(t("citations", lang))}'
+    if answer is None:
+        return (
+            f'<div class="rag-cites rag-empty">{head}</div>'
+            f'<p class="rag-hint">{esc(t("citations_empty", lang))}</p></div>'
+        )
+    if not answer.citations:
+        return (
+            f'<div class="rag-cites rag-empty">{head}</div>'
+            f'<p class="rag-hint">{esc(t("no_citations", lang))}</p></div>'
+        )
+    cards = "".join(
+        citation_card(c, turn, lang, selected=(c.n == selected)) for c in answer.citations
+    )
+    return (
+        f'<div class="rag-cites" data-turn="{int(turn)}">{head} '
+        f'<span class="rag-count">({len(answer.citations)})</span></div>{cards}</div>'
+    )
+
+
+# ---- source viewer -------------------------------------------------------------------------
+
+
+def locate_passage(article: Article, c: Citation) -> tuple[int, int] | None:
+    """Where the cited passage is in the article: its recorded span when the text there still
+    matches, else the first place the passage text occurs; None if it is not there."""
+    if 0 <= c.start < c.end <= len(article.text) and article.text[c.start : c.end] == c.text:
+        return (c.start, c.end)
+    found = article.text.find(c.text) if c.text else -1
+    return (found, found + len(c.text)) if found >= 0 else None
+
+
+def source_html(article: Article | None, c: Citation | None, lang: str = "vi") -> str:
+    """The whole cleaned article with the cited passage tinted and its quoted sentences in
+    <mark>; the first mark has class rag-target (the page scrolls it into view)."""
+    head = f'<div class="rag-panel-head">{esc(t("source_viewer", lang))}</div>'
+    if c is None:
+        return f'<div class="rag-viewer rag-empty">{head}<p class="rag-hint">{esc(t("source_empty", lang))}</p></div>'
+    if article is None:
+        return (
+            f'<div class="rag-viewer">{head}<p class="rag-hint">{esc(t("source_missing", lang))}</p>'
+            f'<blockquote class="rag-text">{highlight_html(c.text, c.start, c.highlights, target_first=True)}</blockquote></div>'
+        )
+    span = locate_passage(article, c)
+    highlights = c.highlights
+    if span is not None and span[0] != c.start:
+        shift = span[0] - c.start  # the passage moved: move its highlights with it
+        highlights = tuple((s + shift, e + shift) for s, e in highlights)
+    body = highlight_html(article.text, 0, highlights, passage=span, target_first=True)
+    meta = source_line(article.source, article.date, lang)
+    return (
+        f'<div class="rag-viewer">{head}'
+        f'<h3 class="rag-article-title"><span class="rag-n">[{int(c.n)}]</span> {esc(article.title)}</h3>'
+        + (f'<div class="rag-meta">{meta}</div>' if meta else "")
+        + f'<div class="rag-article" tabindex="0">{body}</div></div>'
+    )
+
+
+def article_html(article: Article | None, lang: str = "vi") -> str:
+    """An article on its own (the corpus tab's preview): title, source, date, cleaned text."""
+    if article is None:
+        return f'<p class="rag-hint">{esc(t("selected_none", lang))}</p>'
+    meta = source_line(article.source, article.date, lang)
+    return (
+        f'<div class="rag-viewer"><h3 class="rag-article-title">{esc(article.title)}</h3>'
+        + (f'<div class="rag-meta">{meta}</div>' if meta else "")
+        + f'<div class="rag-article">{esc(article.text)}</div></div>'
+    )
+
+
+# ---- status, corpus ------------------------------------------------------------------------
+
+
+def status_html(info: dict, lang: str = "vi", mode: str | None = None) -> str:
+    """One line: embedding model in use, index size, retrieval mode; the fallback warning
+    below it when there is one."""
+    model = info.get("model_in_use") or info.get("index_model")
+    model_txt = (
+        f'<code title="{esc(model)}">{esc(short_model(model))}</code>'
+        if model
+        else esc(t("status_none", lang))
+    )
+    if info.get("exists") and info.get("articles"):
+        size = t("status_articles", lang, n=info.get("articles", 0), chunks=info.get("chunks", 0))
+    else:
+        size = t("status_empty", lang)
+    items = [
+        f"<span><b>{esc(t('status_model', lang))}:</b> <code>{model_txt}</code></span>",
+        f"<span><b>{esc(t('status_index', lang))}:</b> {esc(size)}</span>",
+        f"<span><b>{esc(t('status_mode', lang))}:</b> {esc(mode or info.get('mode') or info.get('retriever') or '')}</span>",
+        f'<span><a href="docs" target="_blank" rel="noopener">{esc(t("api_link", lang))}</a></span>',
+    ]
+    warning = info.get("warning")
+    warn = f'<div class="rag-warn">⚠ {esc(warning)}</div>' if warning else ""
+    return f'<div class="rag-status">{" · ".join(items)}</div>{warn}'
+
+
+def short_model(model: str) -> str:
+    """A model id as people read it: hub ids as they are, a local directory by its last two
+    parts (the full path is in the tooltip)."""
+    parts = [p for p in model.replace("\\", "/").split("/") if p]
+    if model.startswith(("/", ".", "~")) or len(parts) > 2:
+        return "…/" + "/".join(parts[-2:]) if len(parts) > 2 else model
+    return model
+
+
+def ingest_report_markdown(report: IngestReport, lang: str = "vi") -> str:
+    """What an upload did, including the re-upload case ("already indexed: nothing to do")."""
+    summary = []
+    if report.added:
+        summary.append("✓ " + t("ingest_added", lang, added=report.added, chunks=report.chunks))
+    if report.unchanged:
+        summary.append("• " + t("ingest_unchanged", lang, n=report.unchanged))
+    if not report.added and not report.unchanged:
+        summary.append("• " + t("ingest_nothing", lang))
+    bullets = []
+    if report.skipped:
+        summary.append("⚠ " + t("ingest_skipped", lang, n=len(report.skipped)))
+        for s in report.skipped[:20]:
+            where = f"{s.source}:{s.line}" if s.line else s.source
+            bullets.append(f"- {md_escape(_short(where, 60))}: {md_escape(s.reason)}")
+        if len(report.skipped) > 20:
+            bullets.append(f"- … (+{len(report.skipped) - 20})")
+    text = "\n\n".join(summary)
+    if bullets:
+        text += "\n\n" + "\n".join(bullets)
+    return text + "\n\n" + t("ingest_seconds", lang, s=report.seconds)
+
+
+def filter_articles(articles: Sequence[dict], query: str) -> list[dict]:
+    """Articles whose title, source or id contain every word of ``query`` (case and accents
+    ignored, so "hiep uoc" finds "Hiệp ước")."""
+    from rag.lexical import fold_accents
+
+    words = fold_accents(query.lower()).split()
+    if not words:
+        return list(articles)
+    out = []
+    for a in articles:
+        hay = fold_accents(
+            " ".join(str(a.get(k) or "") for k in ("title", "source", "id", "date")).lower()
+        )
+        if all(w in hay for w in words):
+            out.append(a)
+    return out
+
+
+def article_rows(articles: Sequence[dict]) -> list[list]:
+    """Rows for the articles table, newest first (an upload shows at the top): title, source,
+    date, passages, id. Plain strings: the table's columns are typed "str", shown as text."""
+    return [
+        [
+            a.get("title") or "",
+            a.get("source") or "",
+            a.get("date") or "",
+            a.get("chunks", 0),
+            a["id"],
+        ]
+        for a in reversed(articles)
+    ]
