@@ -395,3 +395,69 @@ def _sql(gen: Path, statement: str) -> None:
     with db:
         db.execute(statement)
     db.close()
+
+
+# ---- rag embed --build-index -------------------------------------------------------------------
+def embed_kill_loop(work: Path, model_dir: Path, kills: int, seed: int = 11) -> dict:
+    """SIGKILL `rag embed --build-index` (then `--resume --build-index`) at random points: the
+    job's index is never half-built, and once built it stays whole through later rebuilds."""
+    rng = random.Random(seed)
+    records = synthetic_articles(500, 24, seed=seed)
+    jsonl = write_jsonl(work / "embed-in.jsonl", records)
+    out = work / "embed-out"
+    index = out / "index"
+    env = rag_env(model_dir)
+    stats = {"kills": 0, "finished_before_kill": 0, "states": []}
+    lifetime = 20.0
+    built = False
+
+    def command() -> list[str]:
+        resume = ["--resume"] if (out / "job.json").exists() else []
+        return rag_cmd(
+            "embed", str(jsonl), "--out", str(out), "--build-index", "--shard-size", "16", *resume
+        )
+
+    for i in range(kills):
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            command(), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        aim = "write" if i % 2 == 0 else "anytime"
+        if aim == "write":
+            seen = _wait_for_write_phase(index, proc, t0 + 300)
+            if seen is not None:
+                lifetime = (seen - t0) * 1.1 + 1.0
+                time.sleep(rng.uniform(0, 0.2))
+        else:
+            end = t0 + rng.uniform(0.2, lifetime)
+            while time.monotonic() < end and proc.poll() is None:
+                time.sleep(0.01)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode == -signal.SIGKILL:
+            stats["kills"] += 1
+        else:
+            assert proc.returncode == 0, err.decode()
+            stats["finished_before_kill"] += 1
+        ids = check_index(index) if index.exists() else None
+        if built:
+            assert ids is not None and len(ids) == len(records), "a rebuild lost the index"
+        elif ids is not None:
+            assert len(ids) == len(records), f"index half-built: {len(ids)}/{len(records)}"
+        built = built or ids is not None
+        stats["states"].append(f"{aim}:{'built' if ids else 'none'}")
+    proc = subprocess.run(command(), cwd=REPO, env=env, capture_output=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr.decode()
+    ids = check_index(index)
+    assert ids is not None and len(ids) == len(records)
+    assert leftovers(index) == []
+    stats["articles"] = len(ids)
+    return stats
+
+
+@pytest.mark.slow
+def test_sigkill_during_embed_build_index_never_leaves_a_broken_index(tiny_model_dir, tmp_path):
+    kills = int(os.environ.get("RAG_EMBED_KILLS", "4"))
+    stats = embed_kill_loop(tmp_path, tiny_model_dir, kills)
+    print(f"\nembed kill loop: {json.dumps(stats)}")
