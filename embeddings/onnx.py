@@ -158,6 +158,9 @@ class OnnxEncoder:
         if threads:
             options.intra_op_num_threads = threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # No busy-waiting between ops: on a shared or oversubscribed machine spinning threads
+        # steal the cores the other ops need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=_providers(ort))
         self._dim = int(
             self._session.get_outputs()[0].shape[-1] or st_model.get_embedding_dimension()

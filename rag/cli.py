@@ -207,10 +207,10 @@ def info(index_dir, as_json) -> None:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnx", "onnx-int8"]),
+    type=click.Choice(["torch", "torch-bf16", "onnx", "onnx-int8"]),
     default="torch",
     show_default=True,
-    help="Run the model with torch or ONNX Runtime (fp32 or int8).",
+    help="torch (fp32), torch-bf16 (autocast), or ONNX Runtime (fp32, int8).",
 )
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option(

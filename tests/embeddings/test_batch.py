@@ -305,3 +305,14 @@ def test_cli_embed_names_a_bad_model_in_one_line(tmp_path, corpus_jsonl):
     assert result.exit_code != 0
     assert isinstance(result.exception, InputError | Exception)
     assert "not a sentence-transformers model" in str(result.exception)
+
+
+def test_bf16_backend_stays_close_to_fp32(tmp_path, corpus_jsonl, tiny_model_dir, finished):
+    _, _, ref = finished
+    job = make_job([corpus_jsonl], tmp_path / "bf16", tiny_model_dir, backend="torch-bf16")
+    run_job(job, progress=False)
+    table = read_shards(job.out_dir)
+    assert table.column("id").to_pylist() == ref.column("id").to_pylist()
+    a, b = vectors_of(table), vectors_of(ref)
+    assert ((a * b).sum(axis=1)).min() > 0.99
+    assert json.loads((job.out_dir / "manifest.json").read_text())["backend"] == "torch-bf16"
