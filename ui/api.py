@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import secrets
 import shutil
 import tempfile
@@ -56,6 +57,9 @@ class AskRequest(BaseModel):
     )
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve.")
     mode: Mode | None = Field(None, description="Retriever; the server's setting when omitted.")
+    rerank: bool | None = Field(
+        None, description="Cross-encoder reranking on/off; the server's setting when omitted."
+    )
 
 
 class CitationOut(BaseModel):
@@ -238,13 +242,17 @@ def ingest_message(report) -> str:
 
 def make_router(assistant: Assistant, settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["rag"], dependencies=[Depends(basic_auth(settings))])
+    can_rerank = "rerank" in inspect.signature(assistant.ask).parameters
 
     @router.post("/ask", response_model=AskResponse, responses=_ERRORS)
     def ask(req: AskRequest) -> dict:
         """Answer a question from the indexed articles, with citations (the JSON of
         `rag ask --json`)."""
         history = [(h.question, h.answer) for h in req.history]
-        return assistant.ask(req.question, history, top_k=req.top_k, mode=req.mode).to_dict()
+        extra = {"rerank": req.rerank} if req.rerank is not None and can_rerank else {}
+        return assistant.ask(
+            req.question, history, top_k=req.top_k, mode=req.mode, **extra
+        ).to_dict()
 
     @router.post("/ingest", response_model=IngestResponse, responses=_ERRORS)
     def ingest(files: Annotated[list[UploadFile], File(description=ALLOWED)]) -> dict:

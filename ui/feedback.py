@@ -4,12 +4,14 @@ The file lives beside the index directory (``<index_dir>/../feedback.sqlite``), 
 the index is rebuilt and replaced generation by generation, and feedback must outlive that.
 
 ``export_feedback`` turns the rows into Q&A items in the format of ``eval/seeds_qa.jsonl``, so
-`rag eval` can score the pipeline on what users said.
+`rag eval` can score the pipeline on what users said. This module imports neither Gradio nor
+anything else from ui/, so rag/ can import it lazily without pulling in the web stack.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -167,6 +169,4 @@ def export_feedback(path: Path) -> list[dict]:
 
 def strip_citation_marks(text: str) -> str:
     """The answer without its [n] markers: what an accepted answer string looks like."""
-    from ui.render import CITE_MARK
-
-    return " ".join(CITE_MARK.sub("", text).split())
+    return " ".join(re.sub(r"\s*\[\d{1,3}\]", "", text).split())
