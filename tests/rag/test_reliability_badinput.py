@@ -225,6 +225,7 @@ def test_ingest_keeps_the_good_files_and_reports_every_skip(tmp_path, tiny_model
     a.close()
 
 
+@pytest.mark.slow
 def test_cli_ingest_lists_skips_with_line_numbers(tmp_path, tiny_model_dir):
     folder = tmp_path / "in"
     folder.mkdir()
