@@ -251,10 +251,44 @@ class Assistant:
         return True
 
     # ---- questions ---------------------------------------------------------------------
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int | None = None, mode: str | None = None, rerank: bool | None = None
+    ) -> list[Hit]:
         query = clean_question(query)
         retriever = self.retriever()
-        return retriever.search(query, k or self.settings.top_k, mode or self.settings.retriever)
+        mode = retriever.effective_mode(mode or self.settings.retriever)
+        return self._retrieve(retriever, query, k or self.settings.top_k, mode, rerank)
+
+    def reranker(self):
+        """The cross-encoder stage (rag.rerank), loaded on first use; it switches itself off,
+        with a warning, when its model cannot be loaded."""
+        with self._lock:
+            if getattr(self, "_reranker", None) is None:
+                from rag.rerank import Reranker
+
+                self._reranker = Reranker(self.settings.reranker_model, self.settings.device)
+            return self._reranker
+
+    def _retrieve(self, retriever, query: str, k: int, mode: str, rerank: bool | None) -> list[Hit]:
+        """retrieve -> optional cross-encoder -> collapse near-duplicates -> top k."""
+        from dataclasses import replace
+
+        from rag.dedup import collapse
+        from rag.rerank import RERANK_POOL
+
+        rerank = self.settings.rerank if rerank is None else rerank
+        reranker = self.reranker() if rerank else None
+        use_reranker = reranker is not None and reranker.available
+        # Fetch more than k: the reranker reorders a pool, and collapsed duplicates leave gaps.
+        pool = max(k, RERANK_POOL) if use_reranker else k
+        if self.settings.dedup:
+            pool *= 2
+        hits = retriever.search(query, pool, mode)
+        if use_reranker:
+            hits = reranker.rerank(query, hits, pool)
+        if self.settings.dedup:
+            hits = collapse(hits)
+        return [replace(h, rank=i) for i, h in enumerate(hits[:k])]
 
     def ask(
         self,
@@ -263,25 +297,50 @@ class Assistant:
         *,
         top_k: int | None = None,
         mode: str | None = None,
+        rerank: bool | None = None,
+        answer_mode: str | None = None,
     ) -> Answer:
-        from rag.answer import compose, question_idf
+        from dataclasses import replace
+
+        from rag.answer import compose
+        from rag.chat import rewrite
 
         question = clean_question(question)
+        # A follow-up ("còn hiệp ước năm 2000 thì sao?") is answered as its standalone form.
+        rewritten = rewrite(question, history)
+        query = clean_question(rewritten) if rewritten else question
         retriever = self.retriever()
         requested = mode or self.settings.retriever
         used = retriever.effective_mode(requested)
-        hits = retriever.search(question, top_k or self.settings.top_k, used)
-        idf = question_idf(retriever.snapshot.bm25, question)
+        hits = self._retrieve(retriever, query, top_k or self.settings.top_k, used, rerank)
         model = (
             retriever.encoder.model_id if retriever.encoder is not None and used != "bm25" else None
         )
-        answer = compose(question, hits, idf, mode=used, model=model)
+        also = [a for h in hits for a in h.also]
+        titles = {k: v["title"] for k, v in retriever.snapshot.article_meta(also).items()}
+        answer = compose(query, hits, retriever.idf, mode=used, model=model, titles=titles)
         warnings = self.warnings(requested_mode=requested, used_mode=used)
-        if warnings:
-            from dataclasses import replace
+        if (answer_mode or self.settings.answer_mode) == "llm":
+            answer, llm_warnings = self._llm_answer(query, hits, answer, used, model)
+            warnings.extend(llm_warnings)
+        wanted_rerank = self.settings.rerank if rerank is None else rerank
+        if wanted_rerank and self.reranker().warning:
+            warnings.append(self.reranker().warning)
+        return replace(
+            answer, question=question, rewritten_query=rewritten, warnings=tuple(warnings)
+        )
 
-            answer = replace(answer, warnings=tuple(warnings))
-        return answer
+    def _llm_answer(self, query, hits, extractive: Answer, used: str, model):
+        """The endpoint's checked answer, or the extractive one with the reason why not."""
+        from rag.llm import LLMConfig, llm_answer
+
+        s = self.settings
+        if not (s.llm_url and s.llm_model):
+            why = "no LLM endpoint configured (set RAG_LLM_URL and RAG_LLM_MODEL); answered extractively"
+            return extractive, [why]
+        config = LLMConfig(s.llm_url, s.llm_model, s.llm_api_key)
+        answer, warnings = llm_answer(config, query, list(hits), mode=used, model=model)
+        return (answer if answer is not None else extractive), warnings
 
     def model_warning(self) -> str | None:
         """Why the model in use is not the one configured, if it is not; None otherwise."""

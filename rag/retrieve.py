@@ -1,25 +1,25 @@
-"""Query -> ranked Hits: BM25 and dense (FAISS) retrieval, fused.
+"""Query -> ranked Hits: BM25 and dense (FAISS) retrieval, fused by a learned linear score.
 
-Fusion is a weighted sum of scores normalized over the candidate set (the union of both
-retrievers' top candidates, each candidate scored by both), not rank fusion: with a weak dense
-model, reciprocal-rank fusion lets the dense model's errors push BM25's right answer down
-(measured: R@1 0.93 -> 0.72 on XQuAD-vi). The dense weight depends on how much the model in use
-is worth (a multilingual model earns more weight than the English fallback).
+Both modes that use BM25 rescore their top candidates with rag.fusion: the BM25 score, how well
+the best sentence of the passage covers the question and, in hybrid mode, the dense similarity,
+weighted by a logistic regression fitted on a tuning split (see rag.fusion for why this and not
+reciprocal-rank fusion). Optional stages follow: a cross-encoder (rag.rerank) and the collapse
+of near-duplicate passages (rag.dedup).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
-from rag.lexical import top_k
-from rag.store import Snapshot
+from rag import fusion
+from rag.lexical import BM25Index, detect_language, idf_weights, query_terms, top_k
+from rag.store import TOKENIZER, Snapshot
 from rag.types import Hit
 
-# Dense weight in hybrid fusion by the kind of model in use, when Settings.dense_weight is None.
-DENSE_WEIGHT_MULTILINGUAL = 0.5
-DENSE_WEIGHT_OTHER = 0.2
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,25 +29,25 @@ class Candidate:
     scores: dict
 
 
-def dense_weight_for(encoder, configured: float | None) -> float:
-    if configured is not None:
-        return configured
+def dense_weight_for(encoder, configured: float | None) -> float | None:
+    """The configured dense weight, or None for the fitted fusion weights."""
     if encoder is None:
         return 0.0
-    return (
-        DENSE_WEIGHT_MULTILINGUAL
-        if encoder.spec.multilingual and encoder.spec.query_prompt
-        else DENSE_WEIGHT_OTHER
+    return configured
+
+
+def lexical_index(snapshot: Snapshot) -> BM25Index:
+    """The snapshot's BM25 index; an index written by an older tokenizer is re-tokenized in
+    memory from its rows (the next ingest writes the new form)."""
+    if snapshot.manifest.get("tokenizer") == TOKENIZER or snapshot.size == 0:
+        return snapshot.bm25
+    log.warning(
+        "index %s was tokenized by %s; re-tokenizing its %d passages in memory",
+        snapshot.root,
+        snapshot.manifest.get("tokenizer"),
+        snapshot.size,
     )
-
-
-def _minmax(x: np.ndarray) -> np.ndarray:
-    if x.size == 0:
-        return x
-    lo, hi = float(x.min()), float(x.max())
-    if hi - lo < 1e-9:
-        return np.ones_like(x) if hi > 0 else np.zeros_like(x)
-    return (x - lo) / (hi - lo)
+    return BM25Index.build(list(snapshot.all_chunk_texts()))
 
 
 class Retriever:
@@ -55,6 +55,7 @@ class Retriever:
         self.snapshot = snapshot
         self.encoder = encoder if snapshot.faiss is not None else None
         self.dense_weight = dense_weight_for(self.encoder, dense_weight)
+        self.bm25 = lexical_index(snapshot)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -63,39 +64,70 @@ class Retriever:
     def effective_mode(self, mode: str) -> str:
         return mode if mode in self.modes else "bm25"
 
+    def idf(self, terms) -> dict[str, float]:
+        return idf_weights(self.bm25, terms)
+
     def candidates(self, query: str, k: int, mode: str = "hybrid") -> list[Candidate]:
         mode = self.effective_mode(mode)
         n = self.snapshot.size
         if n == 0:
             return []
-        if mode == "bm25":
-            bm = self.snapshot.bm25.scores(query)
-            return [Candidate(i, s, {"bm25": s}) for i, s in top_k(bm, k)]
-        qv = self.encoder.encode_queries([query])
         if mode == "dense":
-            depth = min(k, n)
-            dist, ids = self.snapshot.faiss.search(qv, depth)
+            qv = self.encoder.encode_queries([query])
+            dist, ids = self.snapshot.faiss.search(qv, min(k, n))
             return [
                 Candidate(int(i), float(d), {"dense": float(d)})
                 for d, i in zip(dist[0], ids[0], strict=True)
                 if i >= 0
             ]
-        # hybrid: union of both retrievers' candidates, each scored by both.
-        depth = min(max(4 * k, 50), n)
-        bm = self.snapshot.bm25.scores(query)
-        bm_top = [i for i, _ in top_k(bm, depth, min_score=-1.0)]
-        _, ids = self.snapshot.faiss.search(qv, depth)
-        rows = list(dict.fromkeys(bm_top + [int(i) for i in ids[0] if i >= 0]))
-        vecs = np.vstack([self.snapshot.faiss.reconstruct(int(r)) for r in rows])
-        dense = vecs @ qv[0]
-        lex = bm[rows]
-        w = self.dense_weight
-        fused = w * _minmax(dense) + (1 - w) * _minmax(lex)
+        rows, feats = self.features(query, k, mode)
+        if not rows:
+            return []
+        weights = fusion.weights_for(mode, detect_language(query))
+        if mode == "hybrid" and self.dense_weight is not None:
+            # A configured dense weight replaces the fitted one.
+            weights = weights.copy()
+            weights[2] = self.dense_weight / max(1e-6, 1 - self.dense_weight) * weights[0]
+        fused = fusion.fuse(feats[:, :3], weights)
         order = np.lexsort((np.asarray(rows), -fused))[:k]
-        return [
-            Candidate(rows[j], float(fused[j]), {"bm25": float(lex[j]), "dense": float(dense[j])})
-            for j in order
-        ]
+        out = []
+        for j in order:
+            scores = {"bm25": float(feats[j, 3]), "sentence": float(feats[j, 1])}
+            if mode == "hybrid":
+                scores["dense"] = float(feats[j, 2])
+            out.append(Candidate(rows[j], float(fused[j]), scores))
+        return out
+
+    def features(self, query: str, k: int, mode: str) -> tuple[list[int], np.ndarray]:
+        """Candidate rows and their features: columns rag.fusion.FEATURES, then the raw BM25
+        score."""
+        n = self.snapshot.size
+        terms = query_terms(query)
+        lex = self.bm25.scores(terms)
+        depth = min(max(k, fusion.RERANK_DEPTH), n)
+        rows = [i for i, _ in top_k(lex, depth)]
+        dense = None
+        if mode == "hybrid":
+            qv = self.encoder.encode_queries([query])
+            _, ids = self.snapshot.faiss.search(qv, min(fusion.DENSE_DEPTH, n))
+            rows = list(dict.fromkeys(rows + [int(i) for i in ids[0] if i >= 0]))
+            if rows:
+                vecs = np.vstack([self.snapshot.faiss.reconstruct(int(r)) for r in rows])
+                dense = vecs @ qv[0]
+        if not rows:
+            return [], np.zeros((0, 4), dtype=np.float32)
+        texts = [sc.chunk.text for sc in self.snapshot.chunks(rows)]
+        lex_rows = lex[rows].astype(np.float32)
+        best = float(lex_rows.max())
+        feats = np.zeros((len(rows), len(fusion.FEATURES) + 1), dtype=np.float32)
+        feats[:, 0] = lex_rows / best if best > 0 else 0.0
+        feats[:, 1] = fusion.best_sentence_coverage(
+            fusion.coverage_terms(terms, self.idf(terms)), texts
+        )
+        if dense is not None:
+            feats[:, 2] = dense
+        feats[:, 3] = lex_rows
+        return rows, feats
 
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         cands = self.candidates(query, k, mode)

@@ -35,8 +35,13 @@ class Settings:
     dense_weight: float | None = None
     rerank: bool = False
     reranker_model: str = DEFAULT_RERANKER
+    # Collapse near-duplicate passages (syndicated news) into one hit, "also reported by".
+    dedup: bool = True
     host: str = "127.0.0.1"
     port: int = 7860
+    # "extractive" (default: sentences of the passages) or "llm" (an OpenAI-compatible endpoint
+    # at llm_url writes the answer; every [n] it writes is checked against the passages).
+    answer_mode: str = "extractive"
     llm_url: str | None = None
     llm_model: str | None = None
     # Secrets: never logged, never written to the manifest, left out of repr() (tracebacks,
@@ -72,6 +77,8 @@ class Settings:
             raise InputError(
                 f"unknown retriever {self.retriever!r}: use one of {', '.join(RETRIEVER_MODES)}"
             )
+        if self.answer_mode not in ("extractive", "llm"):
+            raise InputError(f"unknown answer mode {self.answer_mode!r}: use extractive or llm")
         if self.top_k < 1 or self.top_k > 100:
             raise InputError(f"top-k must be between 1 and 100, got {self.top_k}")
         if self.chunk_size < 50:

@@ -1,0 +1,102 @@
+"""Fit the fusion weights (rag.fusion.WEIGHTS) on the tuning split and report the held-out half.
+
+    .venv/bin/python benchmarks/fit_retrieval.py xquad-vi [--index DIR]
+
+The tuning split is the XQuAD articles (Wikipedia titles) that sort in the first half; the test
+split the rest (benchmarks/quality_eval.py uses the same rule). Features come from the real
+Retriever (rag.retrieve.Retriever.features) over an evaluation index built by `rag eval`; a
+candidate is relevant under the rule of rag.metrics (gold article and contains an answer).
+Prints, per mode, the fitted weights (scaled so that the lexical weight is 1) and R@1 / MRR@10
+on both halves for BM25 alone, the current weights and the fitted ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.quality_eval import split_items  # noqa: E402
+from rag import fusion  # noqa: E402
+from rag import metrics as M  # noqa: E402
+from rag.datasets import load_dataset  # noqa: E402
+from rag.evaluate import eval_index_dir  # noqa: E402
+from rag.lexical import detect_language  # noqa: E402
+from rag.pipeline import Assistant  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+
+def collect(retriever, snapshot, items, mode):
+    out = []
+    for it in items:
+        rows, feats = retriever.features(it.question, 10, mode)
+        chunks = snapshot.chunks(rows)
+        rel = np.array(
+            [
+                c.chunk.article_id in it.article_ids and M.contains_answer(c.chunk.text, it.answers)
+                for c in chunks
+            ]
+        )
+        out.append((it, rows, feats, rel))
+    return out
+
+
+def score(data, weights, cols):
+    r1 = mrr = 0.0
+    for _, _, feats, rel in data:
+        s = feats[:, cols] @ weights
+        order = np.argsort(-s, kind="stable")[:10]
+        flags = rel[order]
+        r1 += bool(flags[:1].any())
+        hit = np.flatnonzero(flags)
+        mrr += 1.0 / (hit[0] + 1) if hit.size else 0.0
+    n = max(1, len(data))
+    return round(r1 / n, 4), round(mrr / n, 4)
+
+
+def main() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    p = argparse.ArgumentParser()
+    p.add_argument("dataset")
+    p.add_argument("--cache", default="/tmp/qeval")
+    p.add_argument("--news-size", type=int, default=5000)
+    a = p.parse_args()
+    ds = load_dataset(a.dataset, news_size=a.news_size)
+    settings = Settings.load()
+    root = eval_index_dir(ds, settings, Path(a.cache))
+    assistant = Assistant.open(settings.with_(index_dir=root / "index"))
+    retriever = assistant.retriever()
+    tune, test = split_items(ds, "tune").items, split_items(ds, "test").items
+    lang = detect_language(ds.items[0].question)
+    for mode, cols in (("bm25", [0, 1]), ("hybrid", [0, 1, 2])):
+        if mode not in retriever.modes:
+            continue
+        d_tune = collect(retriever, retriever.snapshot, tune, mode)
+        d_test = collect(retriever, retriever.snapshot, test, mode)
+        x = np.vstack([f[:, cols] for _, _, f, _ in d_tune])
+        y = np.concatenate([r for _, _, _, r in d_tune])
+        lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+        w = lr.coef_[0] / lr.coef_[0][0]
+        current = fusion.weights_for(mode, lang)[cols]
+        print(
+            f"{a.dataset} {mode}: fitted weights {dict(zip(fusion.FEATURES, np.round(w, 3), strict=False))}"
+        )
+        for name, weights in (
+            ("bm25 alone", np.eye(len(cols))[0]),
+            ("current", current),
+            ("fitted", w),
+        ):
+            print(
+                f"  {name:10s} tune R@1/MRR {score(d_tune, weights, cols)}"
+                f"  test R@1/MRR {score(d_test, weights, cols)}"
+            )
+    assistant.close()
+
+
+if __name__ == "__main__":
+    main()
