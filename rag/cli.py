@@ -99,8 +99,13 @@ def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, as_json) -> Non
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
 @click.option("-k", "--top-k", type=int, help="Passages to retrieve (default 5).")
 @click.option("--retriever", type=click.Choice(["bm25", "dense", "hybrid"]), help="Retrieval mode.")
+@click.option(
+    "--answer-mode",
+    type=click.Choice(["extractive", "llm"]),
+    help="extractive (default) or llm: an OpenAI-compatible endpoint (RAG_LLM_URL, RAG_LLM_MODEL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def ask(question, index_dir, top_k, retriever, as_json) -> None:
+def ask(question, index_dir, top_k, retriever, answer_mode, as_json) -> None:
     """Answer a question from the indexed articles, with citations.
 
     \b
@@ -109,7 +114,9 @@ def ask(question, index_dir, top_k, retriever, as_json) -> None:
     from rag.pipeline import Assistant, clean_question
 
     clean_question(question)  # a bad question fails before any model loads
-    settings = _settings(index_dir=index_dir, top_k=top_k, retriever=retriever)
+    settings = _settings(
+        index_dir=index_dir, top_k=top_k, retriever=retriever, answer_mode=answer_mode
+    )
     answer = Assistant(settings).ask(question)
     if as_json:
         _echo_json(answer.to_dict())
