@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-stamp
-EXTRAS ?= ui,dev,ray
+EXTRAS ?= ui,dev,ray,onnx
 # CPU build of torch unless an NVIDIA GPU is present (an unpinned torch pulls GBs of CUDA).
 TORCH  ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
 PYTEST_ARGS ?=
