@@ -98,9 +98,12 @@ class Retriever:
             out.append(Candidate(rows[j], float(fused[j]), scores))
         return out
 
-    def features(self, query: str, k: int, mode: str) -> tuple[list[int], np.ndarray]:
+    def features(
+        self, query: str, k: int, mode: str, query_vector: np.ndarray | None = None
+    ) -> tuple[list[int], np.ndarray]:
         """Candidate rows and their features: columns rag.fusion.FEATURES, then the raw BM25
-        score."""
+        score. ``query_vector``: the query already encoded (benchmarks encode a whole split in
+        one batch, which is much faster than one query at a time)."""
         n = self.snapshot.size
         terms = query_terms(query)
         lex = self.bm25.scores(terms)
@@ -108,7 +111,11 @@ class Retriever:
         rows = [i for i, _ in top_k(lex, depth)]
         dense = None
         if mode == "hybrid":
-            qv = self.encoder.encode_queries([query])
+            qv = (
+                self.encoder.encode_queries([query])
+                if query_vector is None
+                else np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+            )
             _, ids = self.snapshot.faiss.search(qv, min(fusion.DENSE_DEPTH, n))
             rows = list(dict.fromkeys(rows + [int(i) for i in ids[0] if i >= 0]))
             if rows:
