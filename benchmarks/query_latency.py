@@ -35,7 +35,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--modes", default="bm25,dense,hybrid")
+    ap.add_argument("--threads", type=int, help="torch and FAISS threads (default: theirs)")
     args = ap.parse_args()
+    if args.threads:
+        import faiss
+        import torch
+
+        torch.set_num_threads(args.threads)
+        faiss.omp_set_num_threads(args.threads)
 
     from rag.pipeline import Assistant
     from rag.settings import Settings
@@ -50,6 +57,7 @@ def main() -> None:
         "model": info.get("model_in_use"),
         "questions": len(qs),
         "k": args.k,
+        "threads": args.threads,
     }
     for mode in args.modes.split(","):
         assistant.search(qs[0], k=args.k, mode=mode)  # warm-up: loads, first allocations

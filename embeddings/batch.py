@@ -750,6 +750,7 @@ def build_index(
                 "built_by": "rag embed --build-index",
                 "embed_dtype": job.dtype,
                 "embed_backend": job.backend,
+                "embed_max_seq_length": job.max_seq_length,
             },
             faiss_kind=faiss_kind,
         )
