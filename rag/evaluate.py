@@ -803,6 +803,23 @@ def plot_recall(results: Sequence[EvalResult], path: Path) -> None:
 # --- the `rag eval` command (registered in rag/cli.py) ---------------------------------------
 
 
+def _export_feedback(settings: Settings, out: Path) -> None:
+    """The web chat's feedback as a Q&A set that `rag eval --dataset OUT` scores."""
+    from ui.feedback import export_feedback, feedback_path
+
+    source = feedback_path(settings.index_dir)
+    if not source.exists():
+        raise InputError(f"no feedback yet at {source}: rate answers in the chat (👍/👎) first")
+    items = export_feedback(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(
+        "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8"
+    )
+    tmp.replace(out)
+    click.echo(f"exported {len(items)} question(s) from {source} to {out}")
+
+
 @click.command("eval")
 @click.option(
     "-d",
@@ -849,6 +866,15 @@ def plot_recall(results: Sequence[EvalResult], path: Path) -> None:
     help="Where evaluation indexes are cached (default .rag/eval).",
 )
 @click.option("--rebuild", is_flag=True, help="Rebuild the cached evaluation index.")
+@click.option(
+    "--export-feedback",
+    "export_to",
+    type=click.Path(path_type=Path),
+    help="Write the chat's thumbs up/down and corrections as a Q&A .jsonl set, then stop.",
+)
+@click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), help="Index whose feedback to export."
+)
 def eval_command(
     dataset,
     retriever,
@@ -865,6 +891,8 @@ def eval_command(
     chunk_overlap,
     cache_dir,
     rebuild,
+    export_to,
+    index_dir,
 ) -> None:
     """Score the assistant on a Q&A set: retrieval (Recall@1/5/10, MRR, nDCG) and answers
     (hit, token F1, citation precision, abstention), with latency.
@@ -879,6 +907,9 @@ def eval_command(
     """
     import shlex
 
+    if export_to is not None:
+        _export_feedback(Settings.load(index_dir=index_dir), export_to)
+        return
     if retriever and compare:
         raise InputError("use --retriever for one run or --compare for several, not both")
     settings = Settings.load(
