@@ -179,6 +179,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(RagError, on_rag_error)
 
+    async def on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # The same one-line {"error": ...} as every other mistake, not FastAPI's list of dicts.
+        errors = getattr(exc, "errors", lambda: [])()
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        msg = str(first.get("msg", "invalid request")).replace("\n", " ")
+        return JSONResponse(
+            {"error": f"{where}: {msg}" if where else msg, "detail": errors}, status_code=422
+        )
+
+    from fastapi.exceptions import RequestValidationError
+
+    app.add_exception_handler(RequestValidationError, on_invalid_request)
+
 
 class Utf8Basic(HTTPBasic):
     """HTTP Basic that decodes the credentials as UTF-8 (RFC 7617), so a password such as

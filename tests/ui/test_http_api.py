@@ -82,6 +82,7 @@ def test_bad_questions_get_a_one_line_error(api):
     assert r.status_code == 400 and "question is empty" in r.json()["error"]
     r = requests.post(f"{api.url}/api/ask", json={"question": "x", "mode": "magic"}, timeout=30)
     assert r.status_code == 422
+    assert r.json()["error"].startswith("mode:") and "\n" not in r.json()["error"]
 
 
 def upload(api, *files: tuple[str, bytes]) -> requests.Response:
