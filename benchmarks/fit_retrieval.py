@@ -70,7 +70,7 @@ def score(data, weights, cols):
 
 # The grid searched for the non-lexical weights (lexical weight fixed at 1): the logistic
 # regression fits candidates one by one, the grid picks what ranks best on the tuning split.
-GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.4, 2.0, 3.0, 4.0)
+GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.4, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
 def grid_search(data, cols):
