@@ -239,9 +239,13 @@ def apply_spec(settings: Settings, spec: RunSpec) -> Settings:
 
 
 def index_key(dataset: EvalDataset, settings: Settings) -> str:
-    """What decides the content of the evaluation index; other settings do not."""
+    """What decides the content of the evaluation index; other settings do not. The store's
+    format and tokenizer are part of it, so a new index layout never reads a stale cache."""
+    from rag import store
+
     key = {
         "v": CACHE_VERSION,
+        "store": [getattr(store, "FORMAT", None), getattr(store, "TOKENIZER", None)],
         "corpus": dataset.corpus_fingerprint(),
         "model": settings.embed_model,
         "fallback": settings.embed_fallback,
