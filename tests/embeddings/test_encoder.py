@@ -47,3 +47,14 @@ def test_broken_local_model_dir_is_a_clear_error(tmp_path):
     (tmp_path / "modules.json").write_text("not json")
     with pytest.raises(ModelLoadError, match="not a sentence-transformers model"):
         load_model(str(tmp_path))
+
+
+def test_queries_encode_on_one_thread_and_restore_the_setting(tiny_model_dir):
+    import torch
+
+    enc = resolve_encoder(str(tiny_model_dir), fallback=False).encoder
+    before = torch.get_num_threads()
+    one = enc.encode_queries(["Hiệp ước thay thế văn kiện nào?"])
+    assert torch.get_num_threads() == before
+    many = enc.encode_queries(["Hiệp ước thay thế văn kiện nào?"] * 20)  # batch: all threads
+    assert np.allclose(one[0], many[0], atol=1e-5)
