@@ -165,6 +165,15 @@ def _same_fact(a: str, b: str) -> bool:
     return bool(sa and sb) and len(sa & sb) / len(sa | sb) >= SAME_FACT
 
 
+_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+
+
+def quote_sentence(text: str) -> str:
+    """A sentence as the answer quotes it. An article's own "[3]" (a footnote, a reference)
+    becomes "(3)": in an answer, "[n]" means only "see citation n"."""
+    return _BRACKETED_NUMBER.sub(r"(\1)", text)
+
+
 def compose(
     question: str,
     hits: list[Hit],
@@ -222,7 +231,8 @@ def compose(
             highlights.setdefault(c.hit_index, []).append((c.start, c.end))
             if n not in marks:
                 marks.append(n)
-        parts.append(chosen[i].text + " " + "".join(f"[{n}]" for n in sorted(marks)))
+        quoted = quote_sentence(chosen[i].text)
+        parts.append(quoted + " " + "".join(f"[{n}]" for n in sorted(marks)))
     titles = titles or {}
     citations = []
     for hit_index, n in numbers.items():

@@ -121,7 +121,10 @@ _MARK = re.compile(r"\[(\d+)\]")
 
 
 def _squash(text: str) -> str:
-    return " ".join(text.split())
+    from rag.answer import quote_sentence
+
+    # Compare as the answer quotes: an article's own "[3]" is quoted as "(3)".
+    return " ".join(quote_sentence(text).split())
 
 
 @settings(

@@ -228,11 +228,6 @@ def test_instructions_inside_an_article_change_no_answer(tmp_path, tiny_model_di
             assert "ignore all previous instructions" in q.citations[0].text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/answer.py quotes an article's own '[3]' verbatim, so the answer shows citation "
-    "marks that point to no listed citation (owner of answer.py: escape [n] in quoted text)",
-)
 def test_bracketed_numbers_inside_articles_never_become_citation_marks(tmp_path, tiny_model_dir):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -249,3 +244,4 @@ def test_bracketed_numbers_inside_articles_never_become_citation_marks(tmp_path,
     assert answer.found
     marks = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
     assert marks <= {c.n for c in answer.citations}, answer.text
+    assert "(3)(9)" in answer.text  # the article's own marks, quoted as plain numbers
