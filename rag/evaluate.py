@@ -204,26 +204,11 @@ def parse_run_specs(text: str) -> list[RunSpec]:
 
 
 def _coerce_setting(key: str, raw: str) -> Any:
-    types = {f.name: str(f.type) for f in fields(Settings)}
-    if key not in types or key in ("llm_api_key", "auth"):
+    from rag.settings import coerce_setting
+
+    if key not in {f.name for f in fields(Settings)} or key in ("llm_api_key", "auth"):
         raise InputError(f"unknown setting {key!r} in a run spec")
-    t = types[key]
-    if raw.lower() in ("none", "null") and "None" in t:
-        return None
-    try:
-        if "bool" in t:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if "float" in t:
-            return float(raw)
-        if "int" in t:
-            return int(raw)
-    except ValueError:
-        raise InputError(f"{key}={raw!r} is not a valid value") from None
-    return Path(raw) if "Path" in t else raw
+    return coerce_setting(key, raw, label=key)
 
 
 def apply_spec(settings: Settings, spec: RunSpec) -> Settings:

@@ -58,7 +58,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get("RAG_" + f.name.upper())
             if raw is not None and raw != "":
-                values[f.name] = _coerce(f.name, f.type, raw)
+                values[f.name] = coerce_setting(f.name, raw)
         # Short aliases people expect for the secrets of the OpenAI-compatible endpoint.
         if "llm_api_key" not in values and env.get("OPENAI_API_KEY"):
             values["llm_api_key"] = env["OPENAI_API_KEY"]
@@ -101,8 +101,12 @@ class Settings:
         return out
 
 
-def _coerce(name: str, type_name: Any, raw: str) -> Any:
-    t = str(type_name)
+def coerce_setting(name: str, raw: str, *, label: str | None = None) -> Any:
+    """A setting's value from text (an environment variable, a run spec), typed as the field.
+    ``label`` names the text in the error message (default: the RAG_* variable)."""
+    t = {f.name: str(f.type) for f in fields(Settings)}[name]
+    if raw.lower() in ("none", "null") and "None" in t:
+        return None
     try:
         if "Path" in t:
             return Path(raw)
@@ -117,5 +121,5 @@ def _coerce(name: str, type_name: Any, raw: str) -> Any:
         if "int" in t:
             return int(raw)
     except ValueError:
-        raise InputError(f"RAG_{name.upper()}={raw!r} is not a valid value") from None
+        raise InputError(f"{label or 'RAG_' + name.upper()}={raw!r} is not a valid value") from None
     return raw
