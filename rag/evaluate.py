@@ -783,7 +783,7 @@ def plot_recall(results: Sequence[EvalResult], path: Path) -> None:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(f"Recall@k on {results[0].dataset}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -27,11 +27,23 @@ from rag.evaluate import (
 from rag.settings import Settings
 from rag.types import Answer, Chunk, Citation, Hit
 
-# Measured on the seeds (81 answerable, 10 unanswerable questions), top-k 5, tiny model:
-# bm25 answer hit 0.605, R@5 0.914; hybrid answer hit 0.605, R@5 0.951; citation precision 0.984.
+# Measured on the seeds (81 answerable, 10 unanswerable questions), top-k 5, tiny model, at
+# commit cff5205: bm25 answer hit 0.691, R@5 0.889, citation precision 0.950, abstention 0.500;
+# hybrid answer hit 0.679, R@5 0.914, citation precision 0.942, abstention 0.500. The floors
+# leave about four questions of margin (one for abstention).
 FLOORS = {
-    "bm25": {"answer_hit": 0.55, "recall@5": 0.85, "citation_precision": 0.90},
-    "hybrid": {"answer_hit": 0.55, "recall@5": 0.88, "citation_precision": 0.90},
+    "bm25": {
+        "answer_hit": 0.64,
+        "recall@5": 0.84,
+        "citation_precision": 0.90,
+        "abstention_accuracy": 0.40,
+    },
+    "hybrid": {
+        "answer_hit": 0.63,
+        "recall@5": 0.86,
+        "citation_precision": 0.90,
+        "abstention_accuracy": 0.40,
+    },
 }
 
 
@@ -245,7 +257,6 @@ def test_score_question_fallback_and_unanswerable():
     assert answered.failed
 
 
-@pytest.mark.slow
 def test_index_built_with_a_fallback_is_rebuilt_once_the_model_loads(
     tmp_path, minilm_dir, seeds_dir
 ):
