@@ -180,43 +180,49 @@ def _sorted(relevant: Sequence[bool], scores: Sequence[float] | None):
     return [bool(relevant[i]) for i in order], [float(scores[i]) for i in order]
 
 
-def recall_at_k(relevant: Sequence[bool], k: int, scores: Sequence[float] | None = None) -> float:
-    """Probability that a relevant passage is in the top k (expected over tie orders)."""
+def _first_relevant_group(
+    relevant: Sequence[bool], k: int, scores: Sequence[float] | None
+) -> tuple[int, int, int] | None:
+    """(start, end, relevant count) of the first tie group holding a relevant passage, or None
+    when there is none before rank k: where recall and reciprocal rank are decided."""
     rel, sc = _sorted(relevant, scores)
     for start, end in _tie_groups(len(rel), sc):
         if start >= k:
-            return 0.0
+            return None
         r = sum(rel[start:end])
-        if r == 0:
-            continue
-        n = end - start
-        if end <= k:
-            return 1.0
-        m = k - start  # tied passages that make the cut
-        return 1.0 - math.comb(n - r, m) / math.comb(n, m)
-    return 0.0
+        if r:
+            return start, end, r
+    return None
+
+
+def recall_at_k(relevant: Sequence[bool], k: int, scores: Sequence[float] | None = None) -> float:
+    """Probability that a relevant passage is in the top k (expected over tie orders)."""
+    group = _first_relevant_group(relevant, k, scores)
+    if group is None:
+        return 0.0
+    start, end, r = group
+    if end <= k:
+        return 1.0
+    n, m = end - start, k - start  # m: tied passages that make the cut
+    return 1.0 - math.comb(n - r, m) / math.comb(n, m)
 
 
 def reciprocal_rank(
     relevant: Sequence[bool], k: int = MRR_K, scores: Sequence[float] | None = None
 ) -> float:
     """Expected 1/rank of the first relevant passage within the top k (0 if none)."""
-    rel, sc = _sorted(relevant, scores)
-    for start, end in _tie_groups(len(rel), sc):
-        if start >= k:
-            return 0.0
-        r = sum(rel[start:end])
-        if r == 0:
-            continue
-        n = end - start
-        total = 0.0
-        for j in range(n - r + 1):  # j: tied non-relevant passages ahead of the first relevant
-            if start + j >= k:
-                break
-            p_first = math.comb(n - j - 1, r - 1) / math.comb(n, r)
-            total += p_first / (start + j + 1)
-        return total
-    return 0.0
+    group = _first_relevant_group(relevant, k, scores)
+    if group is None:
+        return 0.0
+    start, end, r = group
+    n = end - start
+    total = 0.0
+    for j in range(n - r + 1):  # j: tied non-relevant passages ahead of the first relevant
+        if start + j >= k:
+            break
+        p_first = math.comb(n - j - 1, r - 1) / math.comb(n, r)
+        total += p_first / (start + j + 1)
+    return total
 
 
 def ndcg_at_k(
