@@ -147,6 +147,14 @@ def query_terms(question: str) -> dict[str, float]:
         if english and not all(p in keep for p in parts):
             w *= EN_OTHER_WEIGHT
         out[t] = w
+    if english:
+        # Names, dates and units written the Vietnamese way ("North Korea" -> "Triều Tiên",
+        # "June 19" -> "19/6"): they are what an English question shares with the passages.
+        from rag.crosslingual import vietnamese_forms
+
+        for phrase in vietnamese_forms(question):
+            for t in tokenize(phrase):
+                out[t] = max(out.get(t, 0.0), BIGRAM_WEIGHT if "_" in t else 1.0)
     return out
 
 
