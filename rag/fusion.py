@@ -20,10 +20,12 @@ checks that it does not elsewhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
-from rag.lexical import FOLD_PREFIX, fold_accents, tokenize
+from rag.lexical import FOLD_PREFIX, fold_accents, token_runs, tokenize
 
 RERANK_DEPTH = 30
 DENSE_DEPTH = 10
@@ -76,15 +78,56 @@ def sentence_tokens(text: str, folded: bool = False) -> list[set[str]]:
     return out
 
 
+@lru_cache(maxsize=2048)
+def _sentence_runs(text: str) -> tuple[tuple[frozenset[str], tuple[str, ...]], ...]:
+    """Per sentence of ``text``: its syllables, and its runs (rag.lexical.token_runs: the
+    tokens that bigrams join). Cached by text: the passages that come back for one question
+    come back for the next ones on the same subject, and for every mode of an evaluation
+    (2048 passages of ~900 characters: some 25 MB at most)."""
+    from rag.answer import split_sentences
+
+    out = []
+    for s, e in split_sentences(text):
+        runs = tuple(token_runs(text[s:e]))
+        out.append((frozenset(" ".join(runs).split()), runs))
+    return tuple(out)
+
+
 def best_sentence_coverage(shares: dict[str, float], texts: Sequence[str]) -> np.ndarray:
+    """For each text, the largest sum of ``shares`` over the terms that one of its sentences
+    contains as tokenize() tokens (with every token's folded form when a share is folded)."""
     folded = any(t.startswith(FOLD_PREFIX) for t in shares)
     out = np.zeros(len(texts), dtype=np.float32)
     if not shares:
         return out
+    items = list(shares.items())
+    if folded:
+        # Rare (questions typed without diacritics): every token's folded form is needed.
+        for i, text in enumerate(texts):
+            best = 0.0
+            for toks in sentence_tokens(text, folded):
+                best = max(best, sum(v for t, v in items if t in toks))
+            out[i] = best
+        return out
+    # Which shares a sentence's token set holds, without building the set: a key without "_"
+    # is a syllable; a key "a_b" the bigram of neighbours a, b in one run; no token has more
+    # than one "_".
+    singles = {t for t in shares if "_" not in t}
+    doubles = [(t, *t.split("_")) for t in shares if t.count("_") == 1]
     for i, text in enumerate(texts):
         best = 0.0
-        for toks in sentence_tokens(text, folded):
-            best = max(best, sum(v for t, v in shares.items() if t in toks))
+        for syllables, runs in _sentence_runs(text):
+            toks = singles & syllables  # a set: singles is one
+            neighbours = None
+            for t, a, b in doubles:
+                if a in syllables and b in syllables:
+                    if neighbours is None:
+                        neighbours = {p for run in runs for p in pairwise(run.split())}
+                    if (a, b) in neighbours:
+                        toks.add(t)
+            if toks:
+                # The same sum, in the same order, as over the full token set: the same float.
+                best = max(best, sum(v for t, v in items if t in toks))
         out[i] = best
     return out
 

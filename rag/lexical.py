@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -38,25 +41,28 @@ _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook abov
 # Old-style placement puts the tone on the second vowel of an open "oa", "oe", "uy" syllable
 # ("hoà", "thuý"); new style on the first ("hòa", "thúy"). Decomposed, move it to the first.
 _OLD_TONE = re.compile(rf"([oOuU])([aeyAEY])([{_TONE_MARKS}])(?![^\W\d_])")
-_QUOTES = str.maketrans(
-    {
-        "“": '"',
-        "”": '"',
-        "„": '"',
-        "«": '"',
-        "»": '"',
-        "‘": "'",
-        "’": "'",
-        "‚": "'",
-        "–": "-",
-        "—": "-",
-        "‒": "-",
-        "−": "-",
-        "…": "...",
-    }
-)
+_QUOTE_MAP = {
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "«": '"',
+    "»": '"',
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "–": "-",
+    "—": "-",
+    "‒": "-",
+    "−": "-",
+    "…": "...",
+}
+_QUOTES = str.maketrans(_QUOTE_MAP)
 # A number with its inner separators and unit ("1.000", "19/6", "54%", "3,5") or a word.
-_TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W_]+", re.UNICODE)
+_TOKEN_RE = r"\d+(?:[.,/:-]\d+)*%?|[^\W_]+"
+_TOKEN = re.compile(_TOKEN_RE, re.UNICODE)
+# A run of tokens separated by white space only: the tokens that bigrams join. Scanning for runs
+# finds the same tokens as scanning for tokens (same start positions, same greedy matches).
+_RUN = re.compile(rf"(?:{_TOKEN_RE})(?:\s+(?:{_TOKEN_RE}))*")
 _VI_LETTERS = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]")
 # Unaccented Vietnamese function words, to recognise a question typed without diacritics.
 _VI_FOLDED = frozenset(
@@ -65,10 +71,49 @@ _VI_FOLDED = frozenset(
 )
 
 
+def _old_tone_words() -> re.Pattern:
+    """The white-space-delimited words of an NFC text in which _OLD_TONE may match once the
+    text is decomposed: those holding an o/u followed by a precomposed a/e/y whose decomposition
+    is the letter and a tone mark, not followed by a letter (the lookahead of _OLD_TONE), or by
+    an a/e/y whose decomposition has more marks after the tone ("uệ": the next character in NFD
+    is a mark, so the lookahead always passes), or an uncomposed tone mark. In NFD the matched
+    o/u carries no mark, so NFC leaves it bare; an a/e/y with a tone mark right after it always
+    composes; a letter's decomposition starts with a letter. Every precomposed Latin letter lies
+    in U+00C0..U+1EFF. tests/rag/test_lexical_speed.py checks these facts over all of Unicode."""
+    plain, more = [], []
+    for c in map(chr, range(0xC0, 0x1F00)):
+        d = unicodedata.normalize("NFD", c)
+        if len(d) > 1 and d[0] in "aeyAEY" and any(m in _TONE_MARKS for m in d[1:]):
+            (plain if len(d) == 2 else more).append(c)
+    hint = rf"[oOuU](?:[{''.join(plain)}](?![^\W\d_])|[{''.join(more)}])|[{_TONE_MARKS}]"
+    # (?<!\S): only a word's start begins the search, so each word is scanned once.
+    return re.compile(rf"(?<!\S)\S*?(?:{hint})\S*")
+
+
+_OLD_TONE_WORD = _old_tone_words()
+_QUOTE_CHARS = re.compile(f"[{''.join(_QUOTE_MAP)}]")
+
+
+def _retone(word: re.Match) -> str:
+    return unicodedata.normalize(
+        "NFC", _OLD_TONE.sub(r"\1\3\2", unicodedata.normalize("NFD", word.group()))
+    )
+
+
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFD", text.translate(_QUOTES))
-    text = _OLD_TONE.sub(r"\1\3\2", text)
-    return unicodedata.normalize("NFC", text).lower()
+    """NFC, quotes and dashes unified, one tone placement, lower case.
+
+    Defined as NFC(move-the-tone(NFD(unified text))).lower(); computed faster with the same
+    result: normalization never joins or reorders across white space (white space has no
+    combining class and takes part in no composition), so the decompose / move / recompose
+    round trip runs on the few words that can hold an old-style placement, and NFC alone
+    handles the rest. ASCII text is already in every normal form and has nothing to unify."""
+    if text.isascii():
+        return text.lower()
+    if _QUOTE_CHARS.search(text):
+        text = _QUOTE_CHARS.sub(lambda m: _QUOTE_MAP[m.group()], text)
+    text = unicodedata.normalize("NFC", text)
+    return _OLD_TONE_WORD.sub(_retone, text).lower()
 
 
 def fold_accents(text: str) -> str:
@@ -96,18 +141,30 @@ def syllables(text: str) -> list[str]:
     return _TOKEN.findall(normalize(text))
 
 
+def token_runs(text: str) -> list[str]:
+    """The normalized text's runs of tokens with only white space between them ("a b, c d" ->
+    "a b", "c d"): tokenize() joins the neighbours of a run into bigrams, never across runs."""
+    return _RUN.findall(normalize(text))
+
+
 def tokenize(text: str, bigrams: bool = True) -> list[str]:
-    """Syllables plus bigrams of adjacent syllables (not across punctuation)."""
-    norm = normalize(text)
+    """Syllables plus bigrams of adjacent syllables (not across punctuation): "a b, c" ->
+    a, b, a_b, c. A bigram joins two tokens with only white space between them, so the text
+    is cut into runs of such tokens with one regex pass, and each run's tokens are its
+    white-space-separated parts (a token holds no white space; regex \\s and str.split() both
+    ask str.isspace())."""
+    if not bigrams:
+        return _TOKEN.findall(normalize(text))
     tokens: list[str] = []
-    prev_end = -10
-    prev = ""
-    for m in _TOKEN.finditer(norm):
-        tok = m.group()
-        tokens.append(tok)
-        if bigrams and prev and norm[prev_end : m.start()].isspace():
-            tokens.append(f"{prev}_{tok}")
-        prev, prev_end = tok, m.end()
+    for run in token_runs(text):
+        parts = run.split()
+        tokens.append(parts[0])
+        if len(parts) > 1:
+            # Each later token is followed by its bigram with the one before it.
+            pairs = [None] * (2 * len(parts) - 2)
+            pairs[0::2] = parts[1:]
+            pairs[1::2] = map("_".join, pairwise(parts))
+            tokens += pairs
     return tokens
 
 
@@ -117,8 +174,39 @@ def document_tokens(title: str, text: str, title_weight: int = TITLE_WEIGHT) -> 
     tokens = tokenize(text)
     if title and not text.startswith(title):
         tokens = tokenize(title) * max(1, title_weight) + tokens
-    folded = [FOLD_PREFIX + f for t in tokens if (f := fold_accents(t)) != t]
+    folded = [
+        FOLD_PREFIX + f
+        for t, f in zip(tokens, map(_FOLDS.__getitem__, tokens), strict=True)
+        if f != t
+    ]
     return tokens + folded
+
+
+class _FoldCache(dict):
+    """fold_accents by token, remembered: tokens repeat (Zipf), folding is slow in Python.
+    Emptied when full, so it stays a few tens of MB however large the corpus."""
+
+    limit = 1 << 18
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= self.limit:
+            self.clear()
+        # A bigram folds as its two syllables do: folding works character by character, and
+        # "_" (a base character) keeps the marks of one side from moving to the other.
+        a, sep, b = token.partition("_")
+        folded = self[token] = self[a] + sep + self[b] if sep else fold_accents(token)
+        return folded
+
+
+_FOLDS = _FoldCache()
+
+
+class _Vocabulary(dict):
+    """token -> id, a new token getting the next id."""
+
+    def __missing__(self, token: str) -> int:
+        i = self[token] = len(self)
+        return i
 
 
 def _names_and_numbers(question: str) -> set[str]:
@@ -169,17 +257,47 @@ class BM25Index:
     def build(
         cls, docs: Iterable[str | tuple[str, str]], k1: float = BM25_K1, b: float = BM25_B
     ) -> BM25Index:
-        """``docs``: passages as text, or as (title, text) to give the title its weight."""
+        """``docs``: passages as text, or as (title, text) to give the title its weight; any
+        iterable (a SQLite cursor streams). Each passage becomes (token id, count) pairs as it
+        comes, so memory holds the vocabulary and two int32 per distinct token of a passage,
+        never the token lists: 111k VNTC passages took 8.6 GB as lists of strings handed to
+        bm25s. The scores are bm25s's own ("lucene" BM25, its formulas step by step, see
+        _bm25_matrix) and the model is a bm25s.BM25, saved and loaded by bm25s."""
         import bm25s
 
-        corpus = [
-            (document_tokens(*d) if isinstance(d, tuple) else document_tokens("", d)) or [""]
-            for d in docs
-        ]
+        vocab = _Vocabulary()
+        ids = array("i")  # distinct token ids of each passage, passage after passage
+        tfs = array("i")  # their counts in the passage
+        nnz = array("q")  # distinct tokens per passage
+        lengths = array("q")  # tokens per passage
+        for d in docs:
+            tokens = (document_tokens(*d) if isinstance(d, tuple) else document_tokens("", d)) or [
+                ""
+            ]
+            counts = Counter(map(vocab.__getitem__, tokens))
+            ids.extend(counts.keys())
+            tfs.extend(counts.values())
+            nnz.append(len(counts))
+            lengths.append(len(tokens))
+        if not lengths:
+            return cls(None)
         model = bm25s.BM25(k1=k1, b=b)
-        if corpus:
-            model.index(corpus, show_progress=False)
-        return cls(model if corpus else None)
+        model.scores = _bm25_matrix(
+            np.frombuffer(ids, dtype=np.int32),
+            np.frombuffer(tfs, dtype=np.int32),
+            np.frombuffer(nnz, dtype=np.int64),
+            np.frombuffer(lengths, dtype=np.int64),
+            len(vocab),
+            model,
+        )
+        # As bm25s.BM25.index(create_empty_token=True): "" is in the vocabulary, without a
+        # column unless a passage had no token.
+        vocab = dict(vocab)
+        vocab.setdefault("", len(vocab))
+        model.nonoccurrence_array = None  # only BM25L and BM25+ have one
+        model.vocab_dict = vocab
+        model.unique_token_ids_set = set(vocab.values())
+        return cls(model)
 
     @property
     def size(self) -> int:
@@ -226,6 +344,41 @@ class BM25Index:
             return cls(None)
         model = bm25s.BM25.load(str(directory), mmap=mmap, allow_pickle=False, show_progress=False)
         return cls(model)
+
+
+def _bm25_matrix(ids, tfs, nnz, lengths, n_vocab: int, model, block: int = 1 << 22) -> dict:
+    """The term -> (passage, score) CSC matrix that bm25s.BM25.index builds from token lists
+    (bm25s 0.3: scoring._build_scores_and_indices_for_matrix and BM25._np_csc), computed from
+    (passage, token id, count) triples with the same float operations in the same order, so
+    every score is the same float32 (tests/rag/test_lexical_speed.py compares)."""
+    from bm25s.scoring import _select_idf_scorer
+
+    if model.method not in ("lucene", "robertson"):
+        raise ValueError(f"_bm25_matrix computes the lucene/robertson tf part, not {model.method}")
+    n_docs = len(lengths)
+    avg_len = lengths.mean()  # as bm25s: the mean of an int64 array, a numpy float64
+    df = np.bincount(ids, minlength=n_vocab)
+    # bm25s computes each idf with math.log in Python and stores it as float32; numpy's log may
+    # differ in the last bit, so the same function runs here, once per distinct df.
+    idf_of = _select_idf_scorer(model.idf_method or model.method)
+    uniq, inverse = np.unique(df, return_inverse=True)
+    idf = np.array([idf_of(int(x), N=n_docs) for x in uniq], dtype=model.dtype)[inverse]
+    rows = np.repeat(np.arange(n_docs, dtype=np.int32), nnz)
+    data = np.empty(len(ids), dtype=model.dtype)
+    k1, b = model.k1, model.b
+    for s in range(0, len(ids), block):
+        e = min(s + block, len(ids))
+        tf = tfs[s:e].astype(np.float32)
+        # bm25s per passage: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf), l_d a Python int,
+        # l_avg a numpy float64: float64 throughout, times the float32 idf, stored as float32.
+        length = lengths[rows[s:e]].astype(np.float64)
+        data[s:e] = idf[ids[s:e]] * (tf / (k1 * ((1 - b) + b * length / avg_len) + tf))
+    # Column-major order, rows ascending within a column: a stable sort by column of entries
+    # already in row order (bm25s sorts on (column, row) keys: the same order, keys are unique).
+    order = np.argsort(ids, kind="stable")
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return {"data": data[order], "indices": rows[order], "indptr": indptr, "num_docs": n_docs}
 
 
 def top_k(scores: np.ndarray, k: int, min_score: float = 0.0) -> list[tuple[int, float]]:

@@ -351,11 +351,11 @@ class Store:
         tmp = self.root / f".tmp-{name}-{os.getpid()}"
         tmp.mkdir(parents=True)
         try:
-            count, n_articles, texts = self._write_rows(tmp, base, add, delete)
+            count, n_articles = self._write_rows(tmp, base, add, delete)
             kind = None
             if model is not None:
                 kind = self._write_vectors(tmp, base, add, vectors, delete, dim, count, faiss_kind)
-            BM25Index.build(texts).save(tmp / "bm25")
+            _write_bm25(tmp)
             (tmp / "bm25").mkdir(exist_ok=True)
             manifest = {
                 "format": FORMAT,
@@ -432,16 +432,9 @@ class Store:
                         row += 1
             count = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
             n_articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-            texts = [
-                (t, x)  # (title, text): rag.lexical weights the title field
-                for t, x in db.execute(
-                    "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
-                    "ORDER BY c.row"
-                )
-            ]
         finally:
             db.close()
-        return count, n_articles, texts
+        return count, n_articles
 
     def _write_vectors(self, tmp, base, add, vectors, delete, dim, count, faiss_kind):
         import faiss
@@ -495,6 +488,20 @@ class Store:
         (self.root / "CURRENT").unlink(missing_ok=True)
         for p in self.root.glob("gen-[0-9]*"):
             shutil.rmtree(p, ignore_errors=True)
+
+
+def _write_bm25(gen_dir: Path) -> None:
+    """BM25 over the generation's rows in row order, streamed from SQLite: (title, text) pairs
+    (rag.lexical weights the title field), never all in memory at once."""
+    db = sqlite3.connect(gen_dir / "rows.sqlite")
+    try:
+        rows = db.execute(
+            "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "ORDER BY c.row"
+        )
+        BM25Index.build(rows).save(gen_dir / "bm25")
+    finally:
+        db.close()
 
 
 def _sha1(text: str) -> str:
