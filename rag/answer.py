@@ -112,6 +112,25 @@ _NUMBER = re.compile(
 )
 _DATE = re.compile(r"\b\d{1,2}[/-]\d{1,2}\b|\b(1[0-9]|20)\d\d\b|\b(ngày|tháng|năm) \d+", re.I)
 TYPE_BONUS = 0.15
+# What a date question asks for: "ngày nào" a day, "năm nào" a year; "khi nào" any date.
+_DATE_GRAIN = (
+    ("day", re.compile(r"\bngày nào\b|\bngày bao nhiêu\b|\b(what|which) (date|day)\b", re.I)),
+    ("year", re.compile(r"\bnăm nào\b|\bnăm bao nhiêu\b|\b(what|which) year\b", re.I)),
+)
+_DATE_BY_GRAIN = {
+    "day": re.compile(r"\b\d{1,2}[/-]\d{1,2}\b|\bngày \d{1,2}\b", re.I),
+    "year": re.compile(r"\b(1[0-9]|20)\d\d\b"),
+}
+# "bao nhiêu X" / "mấy X": the thing counted, which the answer writes after its number
+# ("24 năm", "hơn 1.000 lao động"); "phần trăm" is written "%".
+_COUNTED = re.compile(r"\b(?:bao nhiêu|mấy)\s+([^\W\d_]+)(?:\s+([^\W\d_]+))?", re.I)
+_VI_NUMBER_WORDS = frozenset(
+    "một hai ba bốn năm sáu bảy tám chín mười mươi trăm nghìn ngàn vạn triệu tỷ tỉ chục "
+    "hàng vài mấy nửa".split()
+)
+# Words that follow "bao nhiêu" without being what it counts ("ăn bao nhiêu trong một ngày").
+_NOT_COUNTED = frozenset("trong trên dưới ngoài từ tới đến vào ra khi để thì mà so".split())
+NUMBER_WINDOW = 3  # syllables between a number and the thing it counts ("hơn 1.000 lao động")
 
 
 def question_type(question: str) -> str:
@@ -121,11 +140,55 @@ def question_type(question: str) -> str:
     return "other"
 
 
+def date_grain(question: str) -> str:
+    for grain, pattern in _DATE_GRAIN:
+        if pattern.search(question):
+            return grain
+    return "any"
+
+
+def counted_noun(question: str) -> str | None:
+    """The normalized syllable a "bao nhiêu"/"mấy" question counts ("năm", "lao", "usd"), "%"
+    for "phần trăm", None when it counts nothing named ("tăng bao nhiêu?")."""
+    m = _COUNTED.search(normalize(question))
+    if not m:
+        return None
+    first, second = m.group(1), m.group(2)
+    if first == "phần" and second == "trăm":
+        return "%"
+    if first in QUESTION_WORDS or first in _NOT_COUNTED:
+        return None
+    return first
+
+
+def _is_number(token: str) -> bool:
+    return token[0].isdigit() or token in _VI_NUMBER_WORDS
+
+
+def states_count(noun: str, text: str) -> bool:
+    """``text`` can answer "bao nhiêu <noun>": where it names the noun, a number stands within
+    NUMBER_WINDOW syllables of it ("24 năm", "ở tuổi 39", "giải Grammy sáu lần"); where it does
+    not name it (the answer may say it otherwise), it holds a number at all."""
+    toks = syllables(text)
+    if noun == "%":
+        return any(t.endswith("%") for t in toks) or "phần trăm" in normalize(text)
+    at = [j for j, t in enumerate(toks) if t == noun]
+    if not at:
+        return any(_is_number(t) for t in toks)
+    return any(
+        _is_number(toks[i])
+        for j in at
+        for i in range(max(0, j - NUMBER_WINDOW), min(len(toks), j + NUMBER_WINDOW + 1))
+        if i != j
+    )
+
+
 def _has_type(kind: str, text: str, question: str) -> bool:
     if kind == "number":
         return bool(_NUMBER.search(text))
     if kind == "date":
-        return bool(_DATE.search(text))
+        pattern = _DATE_BY_GRAIN.get(date_grain(question), _DATE)
+        return bool(pattern.search(text))
     if kind in ("place", "person"):
         q = {normalize(w) for w in question.split()}
         words = text.split()
@@ -135,7 +198,10 @@ def _has_type(kind: str, text: str, question: str) -> bool:
 
 
 def score_sentences(
-    question: str, hits: list[Hit], idf: dict[str, float] | Callable
+    question: str,
+    hits: list[Hit],
+    idf: dict[str, float] | Callable,
+    known: Callable[[list[str]], set[str]] | None = None,
 ) -> list[Sentence]:
     from rag.fusion import coverage_terms, sentence_tokens
 
@@ -144,11 +210,23 @@ def score_sentences(
     shares = coverage_terms(terms, weights)
     folded = any(t.startswith("~") for t in shares)
     kind = question_type(question)
+    counted = counted_noun(question) if kind == "number" else None
+    if counted is not None and counted != "%" and known is not None and not known([counted]):
+        # "bao nhiêu USD" where no article writes "USD": nothing here counts it.
+        return []
+    grain = _DATE_BY_GRAIN.get(date_grain(question)) if kind == "date" else None
     out = []
     for hi, hit in enumerate(hits):
         chunk = hit.chunk
         for s, e in split_sentences(chunk.text, chunk.start):
             text = chunk.text[s - chunk.start : e - chunk.start]
+            if counted is not None and not states_count(counted, text):
+                # "bao nhiêu điều khoản?" is not answered by a sentence with no count of them.
+                continue
+            if grain is not None and not grain.search(text):
+                # Nor "ngày nào?" by a sentence that names no day, however well it covers
+                # the rest of the question.
+                continue
             toks = sentence_tokens(text, folded)
             toks = toks[0] if len(toks) == 1 else set().union(*toks)
             covered = sum(v for t, v in shares.items() if t in toks)
@@ -157,6 +235,30 @@ def score_sentences(
             score = covered + bonus * covered + 0.02 / (1 + hi)
             out.append(Sentence(hi, s, e, text, score))
     return out
+
+
+# Where a question of two questions divides: "và", ";", "còn", "and", when both sides ask.
+_PART_SPLIT = re.compile(r"\s*[,;]?\s+(?:và|còn|and)\s+|\s*;\s*", re.I)
+_ASKS = re.compile(
+    r"\b(gì|nào|ai|đâu|sao|bao nhiêu|mấy|bao giờ|what|which|who|whom|when|where|why|how)\b"
+    r"|\b(chưa|không)\s*$",
+    re.I,
+)
+
+
+def split_question(question: str) -> list[str]:
+    """The questions a compound question asks, or [question] when it asks one. Splits only
+    where both sides hold an interrogative, so "Putin và Kim đã ký gì?" stays whole."""
+    text = question.strip().rstrip("?").strip()
+    for m in _PART_SPLIT.finditer(text):
+        left, right = text[: m.start()].strip(" ,"), text[m.end() :].strip(" ,")
+        if _ASKS.search(left) and _ASKS.search(right):
+            return [left + "?", *split_question(right + "?")]
+    return [question]
+
+
+def _same_place(a: Sentence, b: Sentence) -> bool:
+    return a.hit_index == b.hit_index and a.start == b.start
 
 
 def _same_fact(a: str, b: str) -> bool:
@@ -183,30 +285,54 @@ def compose(
     model: str | None,
     min_coverage: float | None = None,
     titles: dict[str, str] | None = None,
+    known: Callable[[list[str]], set[str]] | None = None,
 ) -> Answer:
     """The answer to ``question`` from ``hits``. ``idf``: a dict of term weights, or a function
     from terms to such a dict (Retriever.idf); ``titles``: article id -> title, for the
-    "also reported by" line of hits that absorbed near-duplicates."""
+    "also reported by" line of hits that absorbed near-duplicates; ``known``: which of some
+    terms the index holds at all (Retriever.known): "bao nhiêu USD" where no article writes
+    "USD" has no answer here."""
     lang = detect_language(question)
     if min_coverage is None:
         min_coverage = MIN_COVERAGE_EN if lang == "en" else MIN_COVERAGE
     if not hits:
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
-    sentences = score_sentences(question, hits, idf)
-    if not sentences:
+    sentences = score_sentences(question, hits, idf, known)
+    order_key = lambda s: (-s.score, s.hit_index, s.start)  # noqa: E731
+    ranked = sorted(sentences, key=order_key)
+    # A question of two questions ("... đã tới Moskva chưa, và ông Putin mong gì?"): the best
+    # sentence for each part, so that one answer does not crowd out the other.
+    parts = split_question(question)
+    part_bests = []
+    if len(parts) > 1:
+        for part in parts:
+            scored = score_sentences(part, hits, idf, known)
+            if scored:
+                top = min(scored, key=order_key)
+                if top.score >= min_coverage:
+                    part_bests.append(top)
+    if not ranked and not part_bests:
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
-    ranked = sorted(sentences, key=lambda s: (-s.score, s.hit_index, s.start))
-    best = ranked[0]
+    best = ranked[0] if ranked else part_bests[0]
     if best.score < min_coverage:
-        return Answer(
-            question, NOT_FOUND[lang], False, mode=mode, model=model, confidence=best.score
-        )
+        if not part_bests:
+            return Answer(
+                question, NOT_FOUND[lang], False, mode=mode, model=model, confidence=best.score
+            )
+        best = part_bests[0]
     kind = question_type(question)
     limit = MAX_SENTENCES_LIST if kind == "list" else MAX_SENTENCES
+    limit = max(limit, len(part_bests))
     chosen = [best]
     # The same fact reported by other articles: cited with the sentence, not repeated.
     also_cited: dict[int, list[Sentence]] = {0: []}
+    for s in part_bests:
+        if not any(_same_place(c, s) or _same_fact(c.text, s.text) for c in chosen):
+            also_cited[len(chosen)] = []
+            chosen.append(s)
     for s in ranked[1:]:
+        if any(_same_place(c, s) for c in chosen):
+            continue
         owner = next(
             (i for i, c in enumerate(chosen) if _same_fact(c.text, s.text)),
             None,

@@ -318,7 +318,9 @@ class Assistant:
         )
         also = [a for h in hits for a in h.also]
         titles = {k: v["title"] for k, v in retriever.snapshot.article_meta(also).items()}
-        answer = compose(query, hits, retriever.idf, mode=used, model=model, titles=titles)
+        answer = compose(
+            query, hits, retriever.idf, mode=used, model=model, titles=titles, known=retriever.known
+        )
         warnings = self.warnings(requested_mode=requested, used_mode=used)
         if (answer_mode or self.settings.answer_mode) == "llm":
             answer, llm_warnings = self._llm_answer(query, hits, answer, used, model)

@@ -88,6 +88,12 @@ class Retriever:
     def idf(self, terms) -> dict[str, float]:
         return idf_weights(self.bm25, terms)
 
+    def known(self, terms) -> set[str]:
+        """The terms that some indexed passage contains."""
+        model = self.bm25._model
+        vocab = model.vocab_dict if model is not None else {}
+        return {t for t in terms if t in vocab}
+
     def candidates(self, query: str, k: int, mode: str = "hybrid") -> list[Candidate]:
         mode = self.effective_mode(mode)
         n = self.snapshot.size

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from rag.answer import MIN_COVERAGE, MIN_COVERAGE_EN, compose
+from rag.answer import (
+    MIN_COVERAGE,
+    MIN_COVERAGE_EN,
+    compose,
+    counted_noun,
+    date_grain,
+    split_question,
+    states_count,
+)
 from rag.lexical import query_terms
 from rag.types import Chunk, Hit
 
@@ -37,3 +45,90 @@ def test_vietnamese_question_keeps_its_own_threshold():
     ans = compose(q, _hits(), idf, mode="bm25", model=None)
     assert ans.confidence < MIN_COVERAGE
     assert not ans.found and ans.text.startswith("Không tìm thấy")
+
+
+def _passages(*texts: str) -> list[Hit]:
+    return [
+        Hit(Chunk(f"a{i}", 0, t, 0, len(t), f"Bài {i}"), 1.0 - i / 10, i)
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_a_count_question_needs_a_count_of_what_it_asks():
+    hits = _passages(
+        "Hiệp ước bao gồm điều khoản phòng thủ chung giữa hai nước.",
+        "Hiệp ước được ký trong chuyến thăm Bình Nhưỡng.",
+    )
+    q = "Hiệp ước gồm bao nhiêu điều khoản?"
+    idf = {t: 1.0 for t in query_terms(q)}
+    assert counted_noun(q) == "điều"
+    # The first passage covers the question well but counts no clauses: not an answer.
+    assert not compose(q, hits, idf, mode="bm25", model=None).found
+    counted = _passages("Hiệp ước gồm 23 điều khoản, trong đó có điều khoản phòng thủ chung.")
+    ans = compose(q, counted, idf, mode="bm25", model=None)
+    assert ans.found and "23 điều khoản" in ans.text
+
+
+def test_count_rules_read_numbers_on_either_side_and_percentages():
+    assert states_count("tuổi", "Manning, ở tuổi 39, là cầu thủ lớn tuổi nhất.")
+    assert states_count("năm", "Ông Putin thăm Triều Tiên 24 năm trước.")
+    assert states_count("giải", "Người chiến thắng giải Grammy sáu lần đã hát quốc ca.")
+    assert not states_count(
+        "điều", "Hiệp ước gồm điều khoản phòng thủ chung, theo đó hai bên giúp nhau."
+    )
+    assert counted_noun("Sứa lược ăn bao nhiêu trong một ngày?") is None
+    assert states_count("%", "Thương mại tăng 54% trong 5 tháng.")
+    assert counted_noun("Thương mại tăng bao nhiêu phần trăm?") == "%"
+    assert counted_noun("Thương mại tăng bao nhiêu?") is None
+
+
+def test_a_count_of_something_no_article_names_is_not_found():
+    hits = _passages("Năm 2023, kim ngạch thương mại song phương tăng 9 lần.")
+    q = "Kim ngạch thương mại năm 2023 đạt bao nhiêu USD?"
+    idf = {t: 1.0 for t in query_terms(q)}
+    vocab = {"kim", "ngạch", "thương", "mại", "năm", "2023", "tăng", "lần"}
+
+    def known(terms):
+        return {t for t in terms if t in vocab}
+
+    assert not compose(q, hits, idf, mode="bm25", model=None, known=known).found
+    # Without the vocabulary, the number in the sentence is taken as the count.
+    assert compose(q, hits, idf, mode="bm25", model=None).found
+
+
+def test_a_which_day_question_is_answered_by_a_sentence_with_a_day():
+    hits = _passages(
+        "Điện Kremlin cho biết hiệp ước được ký sẽ thay thế các văn bản ký vào các năm 1961 "
+        "và 2000.",
+        "Hai nhà lãnh đạo ký hiệp ước ngày 19/6 tại Bình Nhưỡng.",
+    )
+    q = "Hiệp ước được ký vào ngày nào?"
+    idf = {t: 1.0 for t in query_terms(q)}
+    assert date_grain(q) == "day" and date_grain("Hiệp ước ký năm nào?") == "year"
+    ans = compose(q, hits, idf, mode="bm25", model=None)
+    assert ans.found and ans.text.startswith("Hai nhà lãnh đạo ký hiệp ước ngày 19/6")
+    assert "1961" not in ans.text
+
+
+def test_compound_questions_are_split_only_where_both_sides_ask():
+    assert split_question("Triều Tiên định làm gì ở Donbas và Ukraine đã đáp lại thế nào?") == [
+        "Triều Tiên định làm gì ở Donbas?",
+        "Ukraine đã đáp lại thế nào?",
+    ]
+    assert split_question("Putin và Kim đã ký gì?") == ["Putin và Kim đã ký gì?"]
+    assert split_question("Who signed the treaty and where?") == [
+        "Who signed the treaty?",
+        "where?",
+    ]
+
+
+def test_each_part_of_a_compound_question_gets_its_sentence():
+    hits = _passages(
+        "Triều Tiên định đưa 1.000 lao động tới Donbas để tái thiết.",
+        "Ukraine đã đáp lại bằng cách cắt đứt quan hệ với Triều Tiên.",
+    )
+    q = "Triều Tiên định làm gì ở Donbas và Ukraine đã đáp lại thế nào?"
+    idf = {t: 1.0 for t in query_terms(q)}
+    ans = compose(q, hits, idf, mode="bm25", model=None)
+    assert "1.000 lao động" in ans.text and "cắt đứt quan hệ" in ans.text
+    assert [c.n for c in ans.citations] == [1, 2]
