@@ -48,7 +48,7 @@ def lexical_index(snapshot: Snapshot) -> BM25Index:
         snapshot.manifest.get("tokenizer"),
         snapshot.size,
     )
-    return BM25Index.build(list(snapshot.all_chunk_texts()))
+    return BM25Index.build(snapshot.all_chunk_texts())
 
 
 _FAISS_THREADS = threading.Lock()
