@@ -3,24 +3,30 @@
 With no multilingual model on the machine, an English question meets a Vietnamese passage only
 through what both write alike or can be mapped without a translator: numbers, names, dates and
 units. Names are written differently ("North Korea" / "Triều Tiên", "Pyongyang" / "Bình Nhưỡng",
-"June 19" / "19/6"), so this module maps them with the Unicode CLDR data that Babel ships:
+"June 19" / "19/6"), so this module maps them with the Unicode CLDR data:
 
-- country and territory names (``Locale.territories``), and city names of the time-zone
-  exemplar cities (``Locale.time_zones``);
+- country and territory names, and city names of the time-zone exemplar cities;
 - language names, which double as nationality adjectives in English ("Russian" -> "Nga",
   the Vietnamese "Tiếng Nga" without its "tiếng");
 - month names and dates ("June" -> "tháng 6", "June 19" / "19 June" -> "19/6"), weekdays;
 - measurement units after a number ("two hours" -> "2 giờ", "hai giờ"), with English number
   words read as numbers.
 
-Nothing here comes from the evaluation questions: it is the CLDR data for every country, city,
-language, month and unit, plus the number words of both languages.
+The tables ship as JSON (``rag/data/cldr_en_vi.json``), extracted from Babel's CLDR data by
+``python -m rag.crosslingual`` (Babel in the ``dev`` extra): Babel keeps its locale data as
+pickles, and nothing that answers a question unpickles anything. Nothing here comes from the
+evaluation questions: it is the CLDR data for every country, city, language, month and unit,
+plus the number words of both languages.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
+from pathlib import Path
+
+TABLES = Path(__file__).with_name("data") / "cldr_en_vi.json"
 
 # Number words of both languages (grammar, not vocabulary of any data set).
 _EN_NUMBERS = {
@@ -44,7 +50,14 @@ def _clean(name: str) -> str:
 @lru_cache(maxsize=1)
 def _tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[str, int], dict[str, str]]:
     """(English name words -> Vietnamese names, English month -> number, English unit word ->
-    Vietnamese unit word), all keys lower case."""
+    Vietnamese unit word), all keys lower case, from the shipped JSON."""
+    data = json.loads(TABLES.read_text(encoding="utf-8"))
+    names = {tuple(k.split(" ")): tuple(v) for k, v in data["names"].items()}
+    return names, data["months"], data["units"]
+
+
+def extract_tables() -> dict:
+    """The tables from Babel's CLDR data, in the JSON form TABLES holds."""
     from babel import Locale
     from babel.localedata import load
 
@@ -68,7 +81,8 @@ def _tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[str, int], d
             en_city = en.time_zones.get(zone, {}).get("city") or zone.rsplit("/", 1)[-1]
             add(en_city.replace("_", " "), city)
     for code, name in en.languages.items():
-        if code in vi.languages:
+        # A qualified language ("Tiếng Hà Lan (Nam Phi)" for Afrikaans) names no nationality.
+        if code in vi.languages and "(" not in vi.languages[code] + name:
             local = re.sub(r"^tiếng\s+", "", vi.languages[code], flags=re.I)
             add(name, local)
     for i, day in en.days["format"]["wide"].items():
@@ -90,7 +104,25 @@ def _tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[str, int], d
             word = pattern.replace("{0}", "").strip()
             if word.isalpha() and word.lower() != vi_word.lower():
                 units.setdefault(word.lower(), vi_word)
-    return {k: tuple(sorted(v)) for k, v in names.items()}, months, units
+    return {
+        "source": f"Unicode CLDR via Babel {_babel_version()}",
+        "names": {" ".join(k): sorted(v) for k, v in sorted(names.items())},
+        "months": dict(sorted(months.items())),
+        "units": dict(sorted(units.items())),
+    }
+
+
+def _babel_version() -> str:
+    import babel
+
+    return babel.__version__
+
+
+def write_tables(path: Path = TABLES) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(extract_tables(), ensure_ascii=False, indent=0, sort_keys=False)
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
 
 
 def _unit_word(forms) -> str | None:
@@ -154,3 +186,7 @@ def _day(words: list[str], i: int) -> int | None:
         if 0 <= j < len(words) and words[j].isdigit() and 1 <= int(words[j]) <= 31:
             return int(words[j])
     return None
+
+
+if __name__ == "__main__":
+    print(write_tables())

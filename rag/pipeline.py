@@ -9,6 +9,7 @@ commits a new generation, so the chat keeps answering during and after an ingest
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,9 @@ from rag.types import Answer, Article, Chunk, Hit, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
+# Terminal escape sequences (colours, cursor moves) pasted with a question: removed whole, so
+# that "\x1b[31m" leaves no "[31m" behind once the control characters are dropped.
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 LOCK_WAIT_SECONDS = 10.0
 
 
@@ -32,7 +36,7 @@ def clean_question(question: str) -> str:
 
     if not isinstance(question, str):
         raise InputError("the question must be text")
-    q = " ".join(normalize_unicode(question).split())
+    q = " ".join(normalize_unicode(_ANSI_ESCAPE.sub("", question)).split())
     if not q:
         raise InputError(
             'the question is empty: type a question, e.g. "Hiệp ước mới thay thế những văn kiện nào?"'
