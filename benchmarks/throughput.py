@@ -1,19 +1,38 @@
 """Batch embedding throughput: the `rag embed` encoding step against a plain
 ``SentenceTransformer.encode`` loop over the same passages, same model, same process.
 
-    python benchmarks/throughput.py [--n 384] [--model sentence-transformers/all-MiniLM-L6-v2]
+    python benchmarks/throughput.py [--n 384] [--corpus vntc|xquad] [--rows ROWS]
+                                    [--model sentence-transformers/all-MiniLM-L6-v2]
 
-Passages: the first N chunks of the VNTC train split (../shared/data/vntc), made exactly as
-`rag embed` makes them (rag.load, rag.chunk 900/150, the title in front). Rows:
+Corpora:
 
-* baseline      ``model.encode(batch)`` for consecutive batches of 32, in input order
+* vntc   the first N chunks of the VNTC train split (../shared/data/vntc), made exactly as
+         `rag embed` makes them (rag.load, rag.chunk 900/150, the title in front): nearly all of
+         them fill MiniLM's 256-token window, so there is little padding to remove.
+* xquad  XQuAD-vi (../shared/data/xquad) as records in file order: each paragraph followed by its
+         questions (mixed lengths: ~15-token questions beside ~150-token paragraphs).
+
+Rows (``--rows``, comma-separated; the default is sorted,onnx,onnx-int8,bf16):
+
+* baseline      ``model.encode(batch)`` for consecutive batches of B, in input order (always)
+* unsorted      embeddings.batch.encode_sorted with sort_by_length=False: `rag embed`'s own
+                path, batches in input order (separates the path from the sorting)
 * sorted        embeddings.batch.encode_sorted: the same model, batches of similar length
+* sorted-b64, sorted-b128   the same with batches of 64 / 128 texts
+* threads-1     sorted, torch on one thread
+* procs-2x1     sorted, split over 2 worker processes of one torch thread each (models loaded
+                and warmed before the clock starts)
 * onnx          the same, ONNX Runtime fp32 (embeddings/onnx.py)
-* onnx-int8     the same, ONNX Runtime int8 (dynamic, per-channel MatMul weights)
+* onnx-int8     the same, ONNX Runtime int8 (embeddings/onnx.py has the recipe)
 * bf16          --backend torch-bf16: torch under CPU bf16 autocast, sorted batches
 
 The baseline runs first and last; its figure is the mean of both (these 2 cores are shared, so
-drift is visible). Cosine is to the baseline's vectors. Prints one JSON object.
+drift is visible). With ``--repeat R`` the rows run R times, each round between two baseline
+runs (R + 1 baselines), and each row's speedup is the median over the rounds of (mean of the
+round's two baselines) / (the row's time): a load that comes and goes moves both sides of a
+ratio, not one. Cosine and the largest absolute difference are to the baseline's vectors.
+``padding_share_*`` is the share of padded token positions in the baseline's batches (input
+order) and in the sorted batches of B. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -31,6 +50,19 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 VNTC = REPO.parent / "shared" / "data" / "vntc" / "vntc_train.jsonl.gz"
+XQUAD = REPO.parent / "shared" / "data" / "xquad" / "xquad.vi.json"
+DEFAULT_ROWS = "sorted,onnx,onnx-int8,bf16"
+ROWS = (
+    "unsorted",
+    "sorted",
+    "sorted-b64",
+    "sorted-b128",
+    "threads-1",
+    "procs-2x1",
+    "onnx",
+    "onnx-int8",
+    "bf16",
+)
 
 
 def vntc_passages(n: int, path: Path = VNTC) -> list[str]:
@@ -49,36 +81,114 @@ def vntc_passages(n: int, path: Path = VNTC) -> list[str]:
     return out
 
 
+def xquad_records(n: int, path: Path = XQUAD) -> list[str]:
+    """Paragraphs and questions as they come in the file: a paragraph, then its questions."""
+    out: list[str] = []
+    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        for para in article["paragraphs"]:
+            out.append(para["context"])
+            out.extend(qa["question"] for qa in para["qas"])
+            if len(out) >= n:
+                return out[:n]
+    return out
+
+
+def padding_share(lengths: list[int], order: np.ndarray, b: int) -> float:
+    """Share of the token positions in batches of ``b`` (taken in ``order``) that are padding."""
+    real = padded = 0
+    for i in range(0, len(order), b):
+        batch = [lengths[j] for j in order[i : i + b]]
+        real += sum(batch)
+        padded += max(batch) * len(batch)
+    return 1 - real / padded
+
+
 def timed(fn):
     t0 = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - t0
 
 
+# ---- procs-2x1: worker processes of one torch thread each --------------------------------------
+
+_WORKER: dict = {}
+
+
+def _worker_init(model: str, barrier) -> None:
+    import torch
+
+    from embeddings.batch import EmbedJob, load_job_encoder
+
+    torch.set_num_threads(1)
+    encoder = load_job_encoder(EmbedJob(inputs=("-",), out_dir=Path("-"), model=model))
+    encoder.encode_passages(["khởi động"] * 4)  # first-call allocations, off the clock
+    _WORKER.update(encoder=encoder, barrier=barrier)
+
+
+def _worker_ready(_: int) -> int:
+    _WORKER["barrier"].wait()  # as many tasks as workers: each worker takes exactly one
+    return os.getpid()
+
+
+def _worker_encode(args: tuple[list[str], int]) -> np.ndarray:
+    from embeddings.batch import encode_sorted
+
+    texts, b = args
+    return encode_sorted(_WORKER["encoder"], texts, b)
+
+
+def procs_row(model: str, texts: list[str], b: int, procs: int = 2):
+    """A callable that encodes ``texts`` on ``procs`` warm worker processes (the texts dealt out
+    in length order, so each gets the same mix of lengths), and the function that stops them."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    pool = ctx.Pool(procs, initializer=_worker_init, initargs=(model, ctx.Barrier(procs)))
+    assert len(set(pool.map(_worker_ready, range(procs), chunksize=1))) == procs
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    parts = [order[k::procs] for k in range(procs)]
+
+    def run() -> np.ndarray:
+        results = pool.map(
+            _worker_encode, [([texts[j] for j in idx], b) for idx in parts], chunksize=1
+        )
+        out = np.zeros((len(texts), results[0].shape[1]), dtype=np.float32)
+        for idx, vectors in zip(parts, results, strict=True):
+            out[idx] = vectors
+        return out
+
+    return run, pool.terminate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=384)
+    ap.add_argument("--corpus", choices=("vntc", "xquad"), default="vntc")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
-    ap.add_argument("--skip", default="", help="comma-separated rows to skip")
+    ap.add_argument("--rows", default=DEFAULT_ROWS, help=f"comma-separated, of: {', '.join(ROWS)}")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of rows between baselines")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    rows_wanted = [r for r in args.rows.split(",") if r]
+    unknown = set(rows_wanted) - set(ROWS)
+    if unknown:
+        ap.error(f"unknown rows {sorted(unknown)}: use {', '.join(ROWS)}")
 
     import torch
 
     from embeddings.batch import EmbedJob, encode_sorted, load_job_encoder
 
-    texts = vntc_passages(args.n)
+    texts = vntc_passages(args.n) if args.corpus == "vntc" else xquad_records(args.n)
     job = EmbedJob(inputs=("-",), out_dir=Path("-"), model=args.model)
     encoder = load_job_encoder(job)
     model = encoder.model
     b = args.batch_size
-    tokens = sum(
-        len(x)
-        for x in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)[
-            "input_ids"
-        ]
-    )
+    window = model.max_seq_length
+    lengths = [
+        len(x) for x in model.tokenizer(texts, truncation=True, max_length=window)["input_ids"]
+    ]
+    tokens = sum(lengths)
 
     def baseline():
         return np.vstack(
@@ -86,56 +196,92 @@ def main() -> None:
              for i in range(0, len(texts), b)]
         )  # fmt: skip
 
-    def sorted_with(enc):
+    def with_backend(backend: str):
+        enc = load_job_encoder(EmbedJob(**{**job.__dict__, "backend": backend}))
+        enc.encode_passages(texts[:b])  # export/load and first-call allocations, off the clock
         return lambda: encode_sorted(enc, texts, b)
 
-    def bf16():
-        bf16_enc = load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "torch-bf16"}))
-        return encode_sorted(bf16_enc, texts, b)
+    def one_thread():
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return encode_sorted(encoder, texts, b)
+        finally:
+            torch.set_num_threads(before)
 
-    skip = set(args.skip.split(","))
+    runners = {
+        "unsorted": lambda: lambda: encode_sorted(encoder, texts, b, sort_by_length=False),
+        "sorted": lambda: lambda: encode_sorted(encoder, texts, b),
+        "sorted-b64": lambda: lambda: encode_sorted(encoder, texts, 64),
+        "sorted-b128": lambda: lambda: encode_sorted(encoder, texts, 128),
+        "threads-1": lambda: one_thread,
+        "onnx": lambda: with_backend("onnx"),
+        "onnx-int8": lambda: with_backend("onnx-int8"),
+        "bf16": lambda: with_backend("torch-bf16"),
+    }
     model.encode(texts[:b], batch_size=b)  # warm-up: first-call allocations
-    ref, t_base1 = timed(baseline)
-    rows = {}
-    rows["sorted"] = timed(sorted_with(encoder))
-    if "onnx" not in skip:
-        onnx_enc = load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "onnx"}))
-        onnx_enc.encode_passages(texts[:b])
-        rows["onnx"] = timed(sorted_with(onnx_enc))
-    if "onnx-int8" not in skip:
-        int8_enc = load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "onnx-int8"}))
-        int8_enc.encode_passages(texts[:b])
-        rows["onnx-int8"] = timed(sorted_with(int8_enc))
-    if "bf16" not in skip:
-        rows["bf16"] = timed(bf16)
-    _, t_base2 = timed(baseline)
-    t_base = (t_base1 + t_base2) / 2
+    load_start = os.getloadavg()[0]
+    ref, t_first = timed(baseline)
+    base_runs = [t_first]
+    callables, stops = {}, []
+    for name in rows_wanted:  # built once (exports, worker start-up): off the clock
+        if name == "procs-2x1":
+            run, stop = procs_row(args.model, texts, b)
+            callables[name] = run
+            stops.append(stop)
+        else:
+            callables[name] = runners[name]()
+    vectors: dict[str, np.ndarray] = {}
+    row_runs: dict[str, list[float]] = {name: [] for name in rows_wanted}
+    try:
+        for _ in range(max(1, args.repeat)):
+            for name in rows_wanted:
+                v, seconds = timed(callables[name])
+                vectors.setdefault(name, v)
+                row_runs[name].append(seconds)
+            base_runs.append(timed(baseline)[1])
+    finally:
+        for stop in stops:
+            stop()
+    t_base = float(np.mean(base_runs))
 
     def cos(v):
         v = v.astype(np.float32)
         return (v * ref).sum(1) / (np.linalg.norm(v, axis=1) * np.linalg.norm(ref, axis=1))
 
+    by_length = np.argsort([-len(t) for t in texts], kind="stable")  # as encode_sorted does
     result = {
         "model": args.model,
+        "corpus": args.corpus,
         "passages": len(texts),
         "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
         "tokens": tokens,
+        "mean_tokens": round(tokens / len(texts), 1),
+        "full_window_share": round(sum(n >= window for n in lengths) / len(texts), 3),
+        "padding_share_input_order": round(padding_share(lengths, np.arange(len(texts)), b), 4),
+        "padding_share_sorted": round(padding_share(lengths, by_length, b), 4),
         "batch_size": b,
         "torch_threads": torch.get_num_threads(),
+        "loadavg_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
+        "rounds": max(1, args.repeat),
         "baseline": {
             "texts_per_s": round(len(texts) / t_base, 2),
             "tokens_per_s": round(tokens / t_base, 1),
-            "runs_s": [round(t_base1, 2), round(t_base2, 2)],
+            "runs_s": [round(t, 2) for t in base_runs],
         },
     }
-    for name, (vectors, seconds) in rows.items():
-        c = cos(vectors)
+    for name, runs in row_runs.items():
+        # Each round's row time against the mean of the baselines just before and after it.
+        ratios = [(base_runs[r] + base_runs[r + 1]) / 2 / t for r, t in enumerate(runs)]
+        c = cos(vectors[name])
         result[name] = {
-            "texts_per_s": round(len(texts) / seconds, 2),
-            "tokens_per_s": round(tokens / seconds, 1),
-            "speedup_vs_baseline": round(t_base / seconds, 2),
+            "texts_per_s": round(len(texts) / float(np.median(runs)), 2),
+            "tokens_per_s": round(tokens / float(np.median(runs)), 1),
+            "speedup_vs_baseline": round(float(np.median(ratios)), 2),
+            "speedup_per_round": [round(x, 2) for x in ratios],
             "cosine_to_baseline_min": round(float(c.min()), 5),
             "cosine_to_baseline_mean": round(float(c.mean()), 5),
+            "max_abs_diff": float(f"{np.abs(vectors[name] - ref).max():.2g}"),
         }
     print(json.dumps(result, indent=2))
 

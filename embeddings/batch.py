@@ -96,6 +96,13 @@ class EmbedJob:
     def fingerprint(self) -> dict[str, Any]:
         """What must not change between a run and its --resume (backend and batch size are
         included: they change the vectors in their last bits)."""
+        extra: dict[str, Any] = {}
+        if self.backend.startswith("onnx"):
+            from embeddings.onnx import RECIPE
+
+            # How the ONNX graph is built and quantized changes its vectors (int8: by ~0.005 in
+            # cosine): a job started under another recipe cannot be finished exactly.
+            extra["onnx_recipe"] = RECIPE
         return {
             "format": JOB_FORMAT,
             "inputs": input_fingerprint(self.inputs),
@@ -107,6 +114,7 @@ class EmbedJob:
             "batch_size": self.batch_size,
             "sort_by_length": self.sort_by_length,
             "max_seq_length": self.max_seq_length,
+            **extra,
         }
 
 

@@ -8,9 +8,44 @@ the whole sentence-transformers forward (transformer, pooling, normalization): t
 returns the same sentence embedding the torch model does, for any pooling a model configures.
 Tokenization stays with the model's own tokenizer, so inputs are identical.
 
-int8: ``onnxruntime.quantization.quantize_dynamic`` on the MatMul weights, per output channel.
-Per-tensor int8 (the default) costs too much accuracy on MiniLM (mean cosine 0.92 to fp32 on
-Vietnamese news chunks, measured); per-channel keeps it at ~0.99.
+The export runs the model with eager attention (the same arithmetic as its default SDPA path;
+cosine 1.0 to torch), because ONNX Runtime's transformer optimizer recognises that pattern and
+fuses it into one ``Attention`` operator (plus EmbedLayerNormalization, SkipLayerNormalization,
+BiasGelu); the SDPA export it cannot fuse. The fused graph is ``model.onnx``.
+
+int8 recipe (``quantize_int8``), chosen by measurement on all-MiniLM-L6-v2 against torch fp32
+(benchmarks/README.md section 1 has the commands). Cosine min / mean over 512 VNTC chunks used
+to choose (articles from line 20,000 on; the first two rows: its first 256), then checked on sets
+not used to choose: the 384 chunks of benchmarks/throughput.py (recipe 2: 0.996 / 0.998), 240
+XQuAD-vi paragraphs, 397 XQuAD-vi questions. Speed: CPU time per passage against torch, one
+thread, the same 64 chunks, median of 3 interleaved rounds.
+
+=====================================  ===============  =============  =============  =====
+recipe                                 choosing set     XQuAD paras    XQuAD qs       speed
+=====================================  ===============  =============  =============  =====
+per-tensor MatMul (library default)    0.897 / 0.925    -              -              -
+per-channel MatMul (recipe 1)          0.988 / 0.992    0.986 / 0.992  0.986 / 0.992  1.9x
+recipe 1 on the fused graph, with      0.988 / 0.993    0.986 / 0.992  0.986 / 0.992  2.2x
+the Attention's Q/K/V (QAttention)
+the same, FFN output of layers 0, 2    0.994 / 0.997    0.991 / 0.997  0.991 / 0.995  1.9x
+kept fp32
+**the same, FFN output of the first    0.996 / 0.997    0.995 / 0.997  0.993 / 0.996  1.8x
+half of the layers fp32 (recipe 2)**
+=====================================  ===============  =============  =============  =====
+
+With two threads, as `rag embed` runs, recipe 2 measured 1.9x, 2.0x and 2.1x the torch baseline
+in three runs of benchmarks/throughput.py (min cosine 0.996 on its 384 VNTC chunks).
+
+Why the FFN output projections: dynamic quantization gives a whole batch's activations one
+uint8 scale, and the input of the FFN's second projection (after GELU) holds a few very large
+values, so its many small values lose their resolution. Keeping all six in fp32 gave 0.996;
+one at a time showed layers 0 and 2 matter (0.990, 0.991 alone; the others 0.988-0.989); the
+first half (0, 1, 2) is the rule, for the margin it keeps on short questions. Measured and
+dropped (choosing set, first 256): reduce_range (7-bit weights) 0.985; uint8 weights 0.990;
+query/key/value, attention-output or FFN-input projections kept fp32: 0.989 to 0.991 (they
+help less than the FFN outputs); every MatMul as 8-bit block-wise MatMulNBits (accuracy
+level 4): 0.9995, but ONNX Runtime's 8-bit kernels made it only 1.2-1.4x torch here, and it
+needs the onnx-ir package.
 
 Exported models are cached under ``$RAG_ONNX_CACHE`` (default ``~/.cache/rag/onnx``), keyed by the
 model's files and the library versions, and built once per machine under a file lock (Ray workers
@@ -22,13 +57,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 OPSET = 17
+# Bump when the export, the graph optimization or the int8 recipe changes: it is part of the
+# cache key, so models exported by older code are not reused.
+RECIPE = 2
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -42,7 +82,7 @@ def _model_key(model) -> str:
     import torch
 
     h = hashlib.sha1()
-    h.update(f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}".encode())
+    h.update(f"{torch.__version__}|{onnxruntime.__version__}|{OPSET}|{RECIPE}".encode())
     h.update(repr(model).encode())
     for p in model.state_dict().values():
         # Hash a sample of each tensor: cheap, and any retrained model differs in it.
@@ -70,8 +110,38 @@ class _Forward:
         return Forward().eval()
 
 
+def _transformers_models(st_model) -> list:
+    """The Hugging Face models inside a SentenceTransformer (usually one)."""
+    found = []
+    for module in st_model:
+        hf = getattr(module, "auto_model", None)
+        if hf is not None and hasattr(hf, "set_attn_implementation"):
+            found.append(hf)
+    return found
+
+
+@contextmanager
+def _eager_attention(st_model) -> Iterator[None]:
+    """Export with the eager attention path (the pattern ONNX Runtime's optimizer fuses), then
+    put back whatever the model used: the torch encoder shares this model."""
+    changed = []
+    for hf in _transformers_models(st_model):
+        before = getattr(hf.config, "_attn_implementation", None)
+        if before and before != "eager":
+            try:
+                hf.set_attn_implementation("eager")
+            except (ValueError, NotImplementedError):
+                continue  # the export still works, only unfused
+            changed.append((hf, before))
+    try:
+        yield
+    finally:
+        for hf, before in changed:
+            hf.set_attn_implementation(before)
+
+
 def export_onnx(st_model, path: Path) -> Path:
-    """Export a SentenceTransformer's full forward to ``path`` (fp32)."""
+    """Export a SentenceTransformer's full forward to ``path`` (fp32, not yet optimized)."""
     import torch
 
     names = _input_names(st_model)
@@ -85,7 +155,7 @@ def export_onnx(st_model, path: Path) -> Path:
     dynamic = {n: {0: "batch", 1: "sequence"} for n in names}
     dynamic["sentence_embedding"] = {0: "batch"}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _eager_attention(st_model):
         # The tracer warns about Python branches on shapes; each is constant for this graph
         # (an attention mask is always given), and the export is checked against torch in tests.
         warnings.simplefilter("ignore")
@@ -103,7 +173,60 @@ def export_onnx(st_model, path: Path) -> Path:
     return path
 
 
+def optimize_graph(src: Path, dst: Path, st_model) -> Path:
+    """ONNX Runtime's transformer fusions (Attention, EmbedLayerNormalization, SkipLayerNorm,
+    BiasGelu), done offline so that int8 quantization sees the fused Attention (QAttention).
+    A model the optimizer cannot handle keeps its unfused graph: slower, same vectors."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    heads = hidden = 0  # 0: the optimizer reads them from the graph
+    for hf in _transformers_models(st_model):
+        heads = int(getattr(hf.config, "num_attention_heads", 0) or 0)
+        hidden = int(getattr(hf.config, "hidden_size", 0) or 0)
+    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+    try:
+        # opt_level 0: the fusions only; ONNX Runtime applies its own graph optimizations when
+        # the session loads, for whichever CPU it then runs on.
+        optimized = optimize_model(
+            str(src), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0
+        )
+        optimized.save_model_to_file(str(tmp))
+    except Exception as exc:  # noqa: BLE001 - any failure here only costs speed
+        logging.getLogger(__name__).warning("ONNX graph fusion skipped (%s): %s", src, exc)
+        tmp.unlink(missing_ok=True)
+        if src != dst:
+            os.replace(src, dst)
+        return dst
+    os.replace(tmp, dst)
+    if src != dst:
+        src.unlink(missing_ok=True)
+    return dst
+
+
+# The second projection of a BERT-style feed-forward block ("layer.N/output/dense", not
+# "layer.N/attention/output/dense"), as the TorchScript exporter names it.
+_FFN_OUTPUT = re.compile(r"layer\.(\d+)/output/dense/MatMul")
+
+
+def fp32_nodes(model_path: Path) -> list[str]:
+    """The nodes int8 leaves in fp32: the FFN output projections of the first half of the
+    layers (see the module docstring for the measurements behind this)."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    layer_of = {}
+    for node in graph.node:
+        match = _FFN_OUTPUT.search(node.name)
+        if node.op_type == "MatMul" and match:
+            layer_of[node.name] = int(match.group(1))
+    if not layer_of:
+        return []
+    half = (max(layer_of.values()) + 2) // 2  # 6 layers: 0, 1, 2; 12 layers: 0 to 5
+    return sorted(name for name, layer in layer_of.items() if layer < half)
+
+
 def quantize_int8(src: Path, dst: Path) -> Path:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
@@ -112,8 +235,14 @@ def quantize_int8(src: Path, dst: Path) -> Path:
         str(src),
         str(tmp),
         weight_type=QuantType.QInt8,
+        # Per output channel: per-tensor weight scales cost far more (mean cosine 0.92).
         per_channel=True,
-        op_types_to_quantize=["MatMul"],
+        # MatMul with constant weights (the projections) and the fused Attention (its Q/K/V
+        # projection): the embeddings (Gather) and the attention scores stay fp32.
+        op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=fp32_nodes(src),
+        # The fused contrib operators have no ONNX type inference: their outputs are float.
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
     os.replace(tmp, dst)
     return dst
@@ -134,7 +263,9 @@ def onnx_model_path(st_model, quantize: bool) -> Path:
     target = folder / ("model_int8.onnx" if quantize else "model.onnx")
     with FileLock(str(folder / ".lock")):
         if not fp32.exists():
-            export_onnx(st_model, fp32)
+            raw = folder / "export.onnx"
+            export_onnx(st_model, raw)
+            optimize_graph(raw, fp32, st_model)
         if quantize and not target.exists():
             quantize_int8(fp32, target)
     return target

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from embeddings.batch import EmbedJob, load_job_encoder, read_shards, run_job, vectors_of
+from rag.errors import InputError
 from tests.embeddings.conftest import corpus_records
 
 
@@ -47,6 +48,35 @@ def test_onnx_gives_the_torch_vectors(tiny_model_dir, seeds_dir, tmp_path, onnx_
     assert sorted(p.name for p in onnx_cache.rglob("*.onnx")) == ["model.onnx", "model_int8.onnx"]
 
 
+def test_int8_graph_follows_the_recipe(tiny_model_dir, tmp_path):
+    """The fused graph (one Attention per layer) quantized to int8 everywhere except the FFN
+    output projections of the first half of the layers, which stay fp32 MatMuls."""
+    import onnx
+
+    from embeddings.onnx import fp32_nodes
+
+    _, onnx_enc, int8_enc = _encoders(tiny_model_dir, tmp_path)
+    layers = _load_config(tiny_model_dir)["num_hidden_layers"]
+    fp32_graph = onnx.load(str(onnx_enc.path)).graph
+    assert sum(n.op_type == "Attention" for n in fp32_graph.node) == layers
+    kept = fp32_nodes(onnx_enc.path)
+    assert len(kept) == (layers + 1) // 2
+    assert all("/output/dense/" in k and "attention" not in k for k in kept)
+    nodes = {n.name: n.op_type for n in onnx.load(str(int8_enc.path)).graph.node}
+    assert all(nodes[k] == "MatMul" for k in kept)
+    assert sum(t == "QAttention" for t in nodes.values()) == layers
+    # Every other projection with weights runs on int8 (attention output, FFN input, the rest
+    # of the FFN outputs; Q/K/V are inside QAttention).
+    weighted = sum(t in ("MatMulInteger", "DynamicQuantizeMatMul") for t in nodes.values())
+    assert weighted == 3 * layers - len(kept)
+
+
+def _load_config(model_dir) -> dict:
+    import json
+
+    return json.loads(next(model_dir.rglob("config.json")).read_text())
+
+
 def test_onnx_queries_carry_the_query_prompt(tiny_model_dir, tmp_path):
     torch_enc, onnx_enc, _ = _encoders(tiny_model_dir, tmp_path)
     q = ["Hiệp ước mới thay thế những văn kiện nào?"]
@@ -71,11 +101,33 @@ def test_job_on_onnx_matches_torch_job(tmp_path, corpus_jsonl, tiny_model_dir):
     assert _cosines(vectors_of(a), vectors_of(b)).min() > 0.9999
 
 
+def test_resume_refuses_a_job_from_another_onnx_recipe(tmp_path, corpus_jsonl, tiny_model_dir):
+    """A job started by code that built its int8 graph another way cannot be finished exactly:
+    resume says so instead of mixing the two kinds of vectors."""
+    import json
+
+    job = EmbedJob(
+        inputs=(str(corpus_jsonl),),
+        out_dir=tmp_path / "job",
+        model=str(tiny_model_dir),
+        backend="onnx-int8",
+        shard_size=16,
+    )
+    run_job(job, progress=False, stop_after_shards=1)
+    job_file = tmp_path / "job" / "job.json"
+    state = json.loads(job_file.read_text())
+    del state["fingerprint"]["onnx_recipe"]  # as written before the recipe was recorded
+    job_file.write_text(json.dumps(state))
+    with pytest.raises(InputError, match="onnx_recipe"):
+        run_job(job, resume=True, progress=False)
+
+
 @pytest.mark.slow
 def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir, tmp_path):
-    """The real all-MiniLM-L6-v2: fp32 ONNX equals torch; int8 stays at cosine >= 0.99."""
+    """The real all-MiniLM-L6-v2: fp32 ONNX equals torch; int8 stays at cosine >= 0.99 for
+    every passage (the issue's bar; benchmarks/README.md has the figures on VNTC and XQuAD)."""
     torch_enc, onnx_enc, int8_enc = _encoders(minilm_dir, tmp_path)
     texts = _passages(seeds_dir)[:24]
     ref = torch_enc.encode_passages(texts)
     assert _cosines(onnx_enc.encode_passages(texts), ref).min() > 0.9999
-    assert _cosines(int8_enc.encode_passages(texts), ref).mean() >= 0.99
+    assert _cosines(int8_enc.encode_passages(texts), ref).min() >= 0.99
