@@ -2,6 +2,7 @@
 
     python benchmarks/ingest_vntc.py --sample 200 --model sentence-transformers/all-MiniLM-L6-v2
     python benchmarks/ingest_vntc.py --bm25-only
+    python benchmarks/ingest_vntc.py --sample 500 --backend onnx-int8   # RAG_EMBED_BACKEND
 
 ``--sample N``: the real ingest path (rag.pipeline.Assistant.ingest, the embedding model
 included) over the first N articles; the JSON also extrapolates linearly to the whole split.
@@ -46,12 +47,14 @@ def sample_file(n: int, folder: Path) -> Path:
     return out
 
 
-def run_sample(n: int, model: str, work: Path) -> dict:
+def run_sample(n: int, model: str, work: Path, backend: str = "torch") -> dict:
     from rag.pipeline import Assistant
     from rag.settings import Settings
 
     path = sample_file(n, work)
-    settings = Settings.load(env={}, index_dir=work / "index", embed_model=model)
+    settings = Settings.load(
+        env={}, index_dir=work / "index", embed_model=model, embed_backend=backend
+    )
     assistant = Assistant(settings)
     assert assistant.encoder is not None, "the model did not load"
     t0 = time.perf_counter()
@@ -61,7 +64,7 @@ def run_sample(n: int, model: str, work: Path) -> dict:
     assistant.close()
     scale = VNTC_ARTICLES / n
     return {
-        "mode": f"ingest, first {n} lines, {model} (torch)",
+        "mode": f"ingest, first {n} lines, {model} ({backend})",
         "lines": n,
         "articles": report.added,
         "skipped": len(report.skipped),
@@ -126,6 +129,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int)
     ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     ap.add_argument("--bm25-only", action="store_true")
+    ap.add_argument("--backend", default="torch", help="RAG_EMBED_BACKEND for --sample")
     ap.add_argument("--keep", type=Path, help="write the index here instead of a temp folder")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-")) if args.keep is None else args.keep
@@ -134,7 +138,7 @@ def main() -> None:
         if args.bm25_only:
             result = run_bm25_only(work)
         else:
-            result = run_sample(args.sample or 200, args.model, work)
+            result = run_sample(args.sample or 200, args.model, work, args.backend)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -299,13 +299,32 @@ def load_job_encoder(job: EmbedJob):
     encoder = resolve_encoder(job.model, fallback=False, device=job.device).encoder
     if job.max_seq_length is not None:
         encoder.model.max_seq_length = min(job.max_seq_length, encoder.model.max_seq_length or 512)
-    if job.backend == "torch":
+    return with_backend(encoder, job.backend)
+
+
+def with_backend(encoder, backend: str):
+    """``encoder`` (an embeddings.encoder.Encoder) run by ``backend``: itself for "torch", under
+    bf16 autocast, or its ONNX Runtime twin (fp32 or int8). Shared by `rag embed` and `rag
+    ingest` (RAG_EMBED_BACKEND)."""
+    from rag.errors import InputError, ModelLoadError
+
+    if backend == "torch":
         return encoder
-    if job.backend == "torch-bf16":
+    if backend == "torch-bf16":
         return Bf16Encoder(encoder)
+    if backend not in BACKENDS:
+        raise InputError(f"unknown embedding backend {backend!r}: use {', '.join(BACKENDS)}")
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:  # the `onnx` extra
+        raise ModelLoadError(
+            f"the {backend} backend needs ONNX Runtime ({exc.name} is not installed): "
+            "pip install -e '.[onnx]', or use the torch backend"
+        ) from exc
     from embeddings.onnx import OnnxEncoder
 
-    return OnnxEncoder.from_encoder(encoder, quantize=job.backend == "onnx-int8")
+    return OnnxEncoder.from_encoder(encoder, quantize=backend == "onnx-int8")
 
 
 class Bf16Encoder:

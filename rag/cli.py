@@ -68,18 +68,29 @@ def cli() -> None:
 @click.option("--rebuild", is_flag=True, help="Drop the existing index and build it anew.")
 @click.option("--chunk-size", type=int, help="Passage size in characters (new index only).")
 @click.option("--chunk-overlap", type=int, help="Overlap between passages in characters.")
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "torch-bf16", "onnx", "onnx-int8"]),
+    help="How passages are encoded (default torch; onnx-int8: ~2x faster on CPU).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, as_json) -> None:
+def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, backend, as_json) -> None:
     """Index articles: files, folders, JSONL (one {"id","title","text","source","date"} a line).
 
     Unchanged articles are recognized by content and not embedded again.
 
     \b
     Example:  rag ingest seeds/ more-news.jsonl
+              rag ingest archive.jsonl.gz --backend onnx-int8
     """
     from rag.pipeline import Assistant
 
-    settings = _settings(index_dir=index_dir, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = _settings(
+        index_dir=index_dir,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        embed_backend=backend,
+    )
     report = Assistant(settings).ingest(list(paths), progress=not as_json, rebuild=rebuild)
     if as_json:
         _echo_json(report.to_dict())

@@ -54,6 +54,7 @@ class Assistant:
         self.store = Store(settings.index_dir)
         self._snapshot: Snapshot | None = None
         self._choice = None
+        self._backend_encoder = None  # (encoder, the same run by settings.embed_backend)
         self._retriever = None
         self._lock = threading.RLock()
 
@@ -188,7 +189,7 @@ class Assistant:
             vectors = None
             if encoder is not None:
                 passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
-                vectors = self._embed(encoder, passages, progress)
+                vectors = self._embed(self._passage_encoder(encoder), passages, progress)
             self.store.write_generation(
                 base=base,
                 add=new,
@@ -199,6 +200,7 @@ class Assistant:
                     "chunk_size": chunk_size,
                     "chunk_overlap": overlap,
                     "requested_model": self.choice.requested,
+                    "embed_backend": self.settings.embed_backend if encoder else None,
                     "query_prompt": encoder.spec.query_prompt if encoder else None,
                     "passage_prompt": encoder.spec.passage_prompt if encoder else None,
                 },
@@ -221,6 +223,20 @@ class Assistant:
                 s.get("chunk_overlap", self.settings.chunk_overlap)
             )
         return self.settings.chunk_size, self.settings.chunk_overlap
+
+    def _passage_encoder(self, encoder):
+        """The encoder for passages: ``encoder`` run by the configured backend (built once)."""
+        backend = self.settings.embed_backend
+        if backend == "torch":
+            return encoder
+        with self._lock:
+            cached = self._backend_encoder
+            if cached is None or cached[0] is not encoder:
+                from embeddings.batch import with_backend
+
+                cached = (encoder, with_backend(encoder, backend))
+                self._backend_encoder = cached
+            return cached[1]
 
     def _embed(self, encoder, passages: list[str], progress: bool):
         import numpy as np

@@ -15,6 +15,7 @@ from rag.errors import InputError
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 DEFAULT_RERANKER = "BAAI/bge-reranker-v2-m3"
 RETRIEVER_MODES = ("bm25", "dense", "hybrid")
+EMBED_BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class Settings:
     # instead of failing; the fallback is always reported, never silent.
     embed_fallback: bool = True
     device: str | None = None
+    # How `rag ingest` encodes passages: "torch" (default), "torch-bf16", "onnx" or "onnx-int8"
+    # (ONNX Runtime, the `onnx` extra; int8 ~2x torch on CPU at cosine >= 0.99, see
+    # benchmarks/README.md). Questions are always encoded by torch.
+    embed_backend: str = "torch"
     batch_size: int = 32
     chunk_size: int = 900
     chunk_overlap: int = 150
@@ -76,6 +81,11 @@ class Settings:
         if self.retriever not in RETRIEVER_MODES:
             raise InputError(
                 f"unknown retriever {self.retriever!r}: use one of {', '.join(RETRIEVER_MODES)}"
+            )
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise InputError(
+                f"unknown embedding backend {self.embed_backend!r}: use one of "
+                f"{', '.join(EMBED_BACKENDS)}"
             )
         if self.answer_mode not in ("extractive", "llm"):
             raise InputError(f"unknown answer mode {self.answer_mode!r}: use extractive or llm")

@@ -131,3 +131,45 @@ def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir, tmp_path):
     ref = torch_enc.encode_passages(texts)
     assert _cosines(onnx_enc.encode_passages(texts), ref).min() > 0.9999
     assert _cosines(int8_enc.encode_passages(texts), ref).min() >= 0.99
+
+
+def _index_vectors(assistant) -> np.ndarray:
+    snap = assistant._current_snapshot()
+    return snap.faiss.reconstruct_n(0, snap.size)
+
+
+def test_ingest_on_onnx_builds_the_torch_index(tiny_model_dir, seeds_dir, tmp_path):
+    """RAG_EMBED_BACKEND / `rag ingest --backend`: passages encoded by ONNX Runtime land in the
+    same index as torch's (fp32: the same vectors; int8: close), and questions still find them."""
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
+
+    built = {}
+    for backend in ("torch", "onnx", "onnx-int8"):
+        settings = Settings.load(
+            env={"RAG_EMBED_BACKEND": backend},
+            index_dir=tmp_path / backend,
+            embed_model=str(tiny_model_dir),
+        )
+        a = Assistant(settings)
+        report = a.ingest([seeds_dir])
+        assert report.added == 5
+        manifest = a._current_snapshot().manifest
+        assert manifest["settings"]["embed_backend"] == backend
+        built[backend] = (a, _index_vectors(a))
+    ref = built["torch"][1]
+    assert _cosines(built["onnx"][1], ref).min() > 0.9999
+    assert _cosines(built["onnx-int8"][1], ref).mean() > 0.95
+    q = "Hiệp ước mới thay thế những văn kiện nào?"
+    torch_hits = [h.chunk.article_id for h in built["torch"][0].search(q, k=3, mode="dense")]
+    onnx_hits = [h.chunk.article_id for h in built["onnx"][0].search(q, k=3, mode="dense")]
+    assert onnx_hits == torch_hits
+    for a, _ in built.values():
+        a.close()
+
+
+def test_an_unknown_embedding_backend_is_a_one_line_error():
+    from rag.settings import Settings
+
+    with pytest.raises(InputError, match="unknown embedding backend 'gpu'.*onnx-int8"):
+        Settings.load(env={"RAG_EMBED_BACKEND": "gpu"})
