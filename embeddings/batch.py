@@ -43,13 +43,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.settings import EMBED_BACKENDS
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from rag.types import Article, Chunk, Skipped
 
 JOB_FORMAT = 1
-BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+BACKENDS = EMBED_BACKENDS  # one list for `rag ingest --backend` and `rag embed --backend`
 DTYPES = ("float32", "float16")
 ENGINES = ("local", "ray")
 SHARD_NAME = "part-{:05d}.parquet"

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from rag.errors import RagError
+from rag.settings import EMBED_BACKENDS
 
 INDEX_HELP = "Index directory (default .rag/index, or RAG_INDEX_DIR)."
 
@@ -70,7 +71,7 @@ def cli() -> None:
 @click.option("--chunk-overlap", type=int, help="Overlap between passages in characters.")
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "torch-bf16", "onnx", "onnx-int8"]),
+    type=click.Choice(EMBED_BACKENDS),
     help="How passages are encoded (default torch; onnx-int8: ~2x faster on CPU).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -225,7 +226,7 @@ def info(index_dir, as_json) -> None:
 )
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "torch-bf16", "onnx", "onnx-int8"]),
+    type=click.Choice(EMBED_BACKENDS),
     default="torch",
     show_default=True,
     help="torch (fp32), torch-bf16 (autocast), or ONNX Runtime (fp32, int8).",

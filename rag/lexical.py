@@ -309,6 +309,11 @@ class BM25Index:
         model.unique_token_ids_set = set(vocab.values())
         return cls(model)
 
+    def known(self, terms: Iterable[str]) -> set[str]:
+        """The terms that some indexed passage contains."""
+        vocab = self._model.vocab_dict if self._model is not None else {}
+        return {t for t in terms if t in vocab}
+
     @property
     def size(self) -> int:
         if self._model is None:

@@ -90,9 +90,7 @@ class Retriever:
 
     def known(self, terms) -> set[str]:
         """The terms that some indexed passage contains."""
-        model = self.bm25._model
-        vocab = model.vocab_dict if model is not None else {}
-        return {t for t in terms if t in vocab}
+        return self.bm25.known(terms)
 
     def candidates(self, query: str, k: int, mode: str = "hybrid") -> list[Candidate]:
         mode = self.effective_mode(mode)
