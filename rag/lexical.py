@@ -46,7 +46,10 @@ FOLD_PREFIX = "~"
 _TONE_MARKS = "\u0300\u0301\u0303\u0309\u0323"  # grave, acute, tilde, hook above, dot below
 # Old-style placement puts the tone on the second vowel of an open "oa", "oe", "uy" syllable
 # ("hoà", "thuý"); new style on the first ("hòa", "thúy"). Decomposed, move it to the first.
-_OLD_TONE = re.compile(rf"([oOuU])([aeyAEY])([{_TONE_MARKS}])(?![^\W\d_])")
+# Not after "q", where the "u" belongs to the consonant ("quà", "quả", "quý" are written so in
+# either style), and not onto a vowel with a mark of its own ("huệ", "thuế": the tone sits on
+# the "ê" in either style), hence no combining mark may follow the tone.
+_OLD_TONE = re.compile(rf"(?<![qQ])([oOuU])([aeyAEY])([{_TONE_MARKS}])(?![^\W\d_]|[\u0300-\u036f])")
 _QUOTE_MAP = {
     "“": '"',
     "”": '"',
@@ -79,19 +82,19 @@ _VI_FOLDED = frozenset(
 
 def _old_tone_words() -> re.Pattern:
     """The white-space-delimited words of an NFC text in which _OLD_TONE may match once the
-    text is decomposed: those holding an o/u followed by a precomposed a/e/y whose decomposition
-    is the letter and a tone mark, not followed by a letter (the lookahead of _OLD_TONE), or by
-    an a/e/y whose decomposition has more marks after the tone ("uệ": the next character in NFD
-    is a mark, so the lookahead always passes), or an uncomposed tone mark. In NFD the matched
-    o/u carries no mark, so NFC leaves it bare; an a/e/y with a tone mark right after it always
-    composes; a letter's decomposition starts with a letter. Every precomposed Latin letter lies
+    text is decomposed (a superset: the "q" before and a mark after are left to _OLD_TONE):
+    those holding an o/u followed by a precomposed a/e/y whose decomposition is the letter and
+    one tone mark, not followed by a letter (the lookahead of _OLD_TONE), or an uncomposed tone
+    mark. In NFD the matched o/u carries no mark, so NFC leaves it bare; an a/e/y with a tone
+    mark right after it always composes, and one with more marks after the tone ("ệ") never
+    matches; a letter's decomposition starts with a letter. Every precomposed Latin letter lies
     in U+00C0..U+1EFF. tests/rag/test_lexical_speed.py checks these facts over all of Unicode."""
-    plain, more = [], []
+    plain = []
     for c in map(chr, range(0xC0, 0x1F00)):
         d = unicodedata.normalize("NFD", c)
-        if len(d) > 1 and d[0] in "aeyAEY" and any(m in _TONE_MARKS for m in d[1:]):
-            (plain if len(d) == 2 else more).append(c)
-    hint = rf"[oOuU](?:[{''.join(plain)}](?![^\W\d_])|[{''.join(more)}])|[{_TONE_MARKS}]"
+        if len(d) == 2 and d[0] in "aeyAEY" and d[1] in _TONE_MARKS:
+            plain.append(c)
+    hint = rf"[oOuU][{''.join(plain)}](?![^\W\d_])|[{_TONE_MARKS}]"
     # (?<!\S): only a word's start begins the search, so each word is scanned once.
     return re.compile(rf"(?<!\S)\S*?(?:{hint})\S*")
 

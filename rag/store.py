@@ -35,7 +35,7 @@ from rag.lexical import BM25Index
 from rag.types import Article, Chunk
 
 FORMAT = 1
-TOKENIZER = "nfc-lower-tone-syllables+bigrams+folded+title/2"
+TOKENIZER = "nfc-lower-tone-syllables+bigrams+folded+title/3"
 # Above this many vectors an approximate FAISS index (HNSW) replaces exact search; the
 # RAG_FAISS_THRESHOLD environment variable moves the threshold. Exact search costs ~10 ms per
 # query at 133k x 384 on 2 cores, so below ~200k it is both exact and fast enough.

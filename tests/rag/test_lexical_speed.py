@@ -40,7 +40,7 @@ from rag.lexical import (
 REPO = Path(__file__).resolve().parents[2]
 
 # ---- the references -------------------------------------------------------------------------
-_OLD_TONE = re.compile(rf"([oOuU])([aeyAEY])([{_TONE_MARKS}])(?![^\W\d_])")
+_OLD_TONE = re.compile(rf"(?<![qQ])([oOuU])([aeyAEY])([{_TONE_MARKS}])(?![^\W\d_]|[\u0300-\u036f])")
 _TOKEN = re.compile(r"\d+(?:[.,/:-]\d+)*%?|[^\W_]+", re.UNICODE)
 
 
@@ -128,7 +128,7 @@ _ALPHABET = (
     " \n\t\u00a0\u2000\u3000" + _TONE_MARKS + "\u0302\u0306\u031b" + "ΣΑİ"
 )
 _WORDS = st.sampled_from(
-    "hoà hòa thuý thúy quả qủa quệ khoẻ uỷ oà Oá tuý hiệp ước 1.000 19/6 54% 3,5 ΑΣ. "
+    "hoà hòa thuý thúy quả qủa quệ QUÀ huệ tuệ thuế khoẻ uỷ oà Oá tuý hiệp ước 1.000 19/6 54% 3,5 ΑΣ. "
     "hoa\u0300 u\u0301y o\u0323a".split()
 )
 vietnamese_ish = st.lists(

@@ -29,6 +29,14 @@ def test_normalize_unifies_tone_placement_quotes_and_case():
     assert normalize("“a” – b") == '"a" - b'
 
 
+def test_normalize_leaves_the_placements_that_have_one_form_alone():
+    # "qu" is a consonant: "quà", "quả", "quý" have their tone on the vowel after it in either
+    # style; "uê" always carries it on the "ê". Only oa / oe / uy syllables have two forms.
+    for word in ("quà", "quả", "QUÝ", "huệ", "tuệ", "thuế", "quế", "khuya", "thuở"):
+        assert normalize(word) == word.lower(), word
+    assert normalize("khoẻ") == normalize("khỏe") and normalize("uỷ") == normalize("ủy")
+
+
 def test_numbers_stay_whole():
     toks = tokenize("Hơn 1.000 lao động, ngày 19/6, tăng 54%")
     assert {"1.000", "19/6", "54%"} <= set(toks)
