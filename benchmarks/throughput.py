@@ -2,6 +2,7 @@
 ``SentenceTransformer.encode`` loop over the same passages, same model, same process.
 
     python benchmarks/throughput.py [--n 384] [--corpus vntc|xquad] [--rows ROWS]
+                                    [--baseline batches|articles|texts]
                                     [--model sentence-transformers/all-MiniLM-L6-v2]
 
 Corpora:
@@ -14,11 +15,18 @@ Corpora:
 
 Rows (``--rows``, comma-separated; the default is sorted,onnx,onnx-int8,bf16):
 
-* baseline      ``model.encode(batch)`` for consecutive batches of B, in input order (always)
+* baseline      ``model.encode(...)`` in input order (always), as ``--baseline`` says:
+                ``batches`` (the default, the strictest): consecutive batches of B;
+                ``articles``: one call per article with that article's chunks (per paragraph with
+                its questions for xquad), as an ingest loop over articles would call it;
+                ``texts``: one call per chunk
 * unsorted      embeddings.batch.encode_sorted with sort_by_length=False: `rag embed`'s own
                 path, batches in input order (separates the path from the sorting)
 * sorted        embeddings.batch.encode_sorted: the same model, batches of similar length
-* sorted-b64, sorted-b128   the same with batches of 64 / 128 texts
+* capped        sorted batches of at most B texts and at most 2048 padded tokens
+                (embeddings.batch.CPU_BATCH_TOKENS): what `rag embed` and `rag ingest` do on a CPU
+* onnx-int8-capped   the same with the ONNX int8 backend
+* sorted-b4, sorted-b8, sorted-b16, sorted-b64, sorted-b128   the same with batches of 4 to 128
 * threads-1     sorted, torch on one thread
 * procs-2x1     sorted, split over 2 worker processes of one torch thread each (models loaded
                 and warmed before the clock starts)
@@ -55,6 +63,11 @@ DEFAULT_ROWS = "sorted,onnx,onnx-int8,bf16"
 ROWS = (
     "unsorted",
     "sorted",
+    "capped",
+    "onnx-int8-capped",
+    "sorted-b4",
+    "sorted-b8",
+    "sorted-b16",
     "sorted-b64",
     "sorted-b128",
     "threads-1",
@@ -65,31 +78,49 @@ ROWS = (
 )
 
 
-def vntc_passages(n: int, path: Path = VNTC) -> list[str]:
+def vntc_passages(n: int, path: Path = VNTC) -> tuple[list[str], list[int]]:
+    """The first ``n`` chunks, and how many of them each article gave (in order)."""
     from rag.chunk import chunk_article, passage_for_embedding
     from rag.load import parse_record
     from rag.types import Article
 
     out: list[str] = []
+    groups: list[int] = []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, start=1):
             item = parse_record(line, source=str(path), line_no=line_no)
             if isinstance(item, Article):
-                out.extend(passage_for_embedding(c) for c in chunk_article(item, 900, 150))
+                chunks = [passage_for_embedding(c) for c in chunk_article(item, 900, 150)]
+                out.extend(chunks)
+                groups.append(len(chunks))
             if len(out) >= n:
-                return out[:n]
-    return out
+                return out[:n], _cut(groups, n)
+    return out, groups
 
 
-def xquad_records(n: int, path: Path = XQUAD) -> list[str]:
-    """Paragraphs and questions as they come in the file: a paragraph, then its questions."""
+def xquad_records(n: int, path: Path = XQUAD) -> tuple[list[str], list[int]]:
+    """Paragraphs and questions as they come in the file: a paragraph, then its questions; a
+    group is a paragraph with its questions."""
     out: list[str] = []
+    groups: list[int] = []
     for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
         for para in article["paragraphs"]:
             out.append(para["context"])
             out.extend(qa["question"] for qa in para["qas"])
+            groups.append(1 + len(para["qas"]))
             if len(out) >= n:
-                return out[:n]
+                return out[:n], _cut(groups, n)
+    return out, groups
+
+
+def _cut(groups: list[int], n: int) -> list[int]:
+    """Group sizes trimmed so that they add up to ``n`` (the last group loses its tail)."""
+    out, total = [], 0
+    for g in groups:
+        out.append(min(g, n - total))
+        total += out[-1]
+        if total >= n:
+            break
     return out
 
 
@@ -168,6 +199,13 @@ def main() -> None:
     ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     ap.add_argument("--rows", default=DEFAULT_ROWS, help=f"comma-separated, of: {', '.join(ROWS)}")
     ap.add_argument("--repeat", type=int, default=1, help="rounds of rows between baselines")
+    ap.add_argument(
+        "--baseline",
+        choices=("batches", "articles", "texts"),
+        default="batches",
+        help="the plain encode loop: batches of B in input order (default), one call per "
+        "article, or one call per chunk",
+    )
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     rows_wanted = [r for r in args.rows.split(",") if r]
@@ -177,9 +215,9 @@ def main() -> None:
 
     import torch
 
-    from embeddings.batch import EmbedJob, encode_sorted, load_job_encoder
+    from embeddings.batch import CPU_BATCH_TOKENS, EmbedJob, encode_sorted, load_job_encoder
 
-    texts = vntc_passages(args.n) if args.corpus == "vntc" else xquad_records(args.n)
+    texts, groups = vntc_passages(args.n) if args.corpus == "vntc" else xquad_records(args.n)
     job = EmbedJob(inputs=("-",), out_dir=Path("-"), model=args.model)
     encoder = load_job_encoder(job)
     model = encoder.model
@@ -190,16 +228,23 @@ def main() -> None:
     ]
     tokens = sum(lengths)
 
+    if args.baseline == "batches":
+        calls = [(i, min(i + b, len(texts))) for i in range(0, len(texts), b)]
+    elif args.baseline == "articles":
+        ends = np.cumsum(groups).tolist()
+        calls = list(zip([0, *ends[:-1]], ends, strict=True))
+    else:
+        calls = [(i, i + 1) for i in range(len(texts))]
+
     def baseline():
         return np.vstack(
-            [model.encode(texts[i : i + b], batch_size=b, normalize_embeddings=True)
-             for i in range(0, len(texts), b)]
-        )  # fmt: skip
+            [model.encode(texts[s:e], batch_size=b, normalize_embeddings=True) for s, e in calls]
+        )
 
-    def with_backend(backend: str):
+    def with_backend(backend: str, max_tokens: int | None = None):
         enc = load_job_encoder(EmbedJob(**{**job.__dict__, "backend": backend}))
         enc.encode_passages(texts[:b])  # export/load and first-call allocations, off the clock
-        return lambda: encode_sorted(enc, texts, b)
+        return lambda: encode_sorted(enc, texts, b, max_tokens=max_tokens)
 
     def one_thread():
         before = torch.get_num_threads()
@@ -212,8 +257,12 @@ def main() -> None:
     runners = {
         "unsorted": lambda: lambda: encode_sorted(encoder, texts, b, sort_by_length=False),
         "sorted": lambda: lambda: encode_sorted(encoder, texts, b),
-        "sorted-b64": lambda: lambda: encode_sorted(encoder, texts, 64),
-        "sorted-b128": lambda: lambda: encode_sorted(encoder, texts, 128),
+        "capped": lambda: lambda: encode_sorted(encoder, texts, b, max_tokens=CPU_BATCH_TOKENS),
+        "onnx-int8-capped": lambda: with_backend("onnx-int8", CPU_BATCH_TOKENS),
+        **{
+            f"sorted-b{size}": (lambda size=size: lambda: encode_sorted(encoder, texts, size))
+            for size in (4, 8, 16, 64, 128)
+        },
         "threads-1": lambda: one_thread,
         "onnx": lambda: with_backend("onnx"),
         "onnx-int8": lambda: with_backend("onnx-int8"),
@@ -261,6 +310,8 @@ def main() -> None:
         "padding_share_input_order": round(padding_share(lengths, np.arange(len(texts)), b), 4),
         "padding_share_sorted": round(padding_share(lengths, by_length, b), 4),
         "batch_size": b,
+        "baseline_calls": f"{args.baseline}: {len(calls)} encode calls, "
+        f"{len(texts) / len(calls):.1f} texts each",
         "torch_threads": torch.get_num_threads(),
         "loadavg_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "rounds": max(1, args.repeat),

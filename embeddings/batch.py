@@ -74,6 +74,9 @@ class EmbedJob:
     shard_size: int = 2048
     batch_size: int = 32
     sort_by_length: bool = True
+    # Padded tokens per batch (texts x the batch's longest): None = CPU_BATCH_TOKENS when the
+    # encoder runs on a CPU and no cap on an accelerator; 0 = no cap.
+    batch_tokens: int | None = None
     # Truncate passages to this many tokens (None: the model's own limit). Faster, less exact:
     # for quick large-scale runs and benchmarks; recorded in the manifest.
     max_seq_length: int | None = None
@@ -90,6 +93,8 @@ class EmbedJob:
             raise InputError(f"unknown --backend {self.backend!r}: use {', '.join(BACKENDS)}")
         if self.shard_size < 1 or self.batch_size < 1:
             raise InputError("--shard-size and --batch-size must be at least 1")
+        if self.batch_tokens is not None and self.batch_tokens < 0:
+            raise InputError("--batch-tokens must be at least 0 (0: no cap)")
         if self.max_seq_length is not None and self.max_seq_length < 8:
             raise InputError("--max-seq-length must be at least 8 tokens")
         if not self.no_chunk and not 0 <= self.chunk_overlap < self.chunk_size:
@@ -115,6 +120,7 @@ class EmbedJob:
             "shard_size": self.shard_size,
             "batch_size": self.batch_size,
             "sort_by_length": self.sort_by_length,
+            "batch_tokens": "auto" if self.batch_tokens is None else self.batch_tokens,
             "max_seq_length": self.max_seq_length,
             **extra,
         }
@@ -341,6 +347,7 @@ class Bf16Encoder:
         self.spec = encoder.spec
         self.dim = encoder.dim
         self.model = encoder.model
+        self.on_cpu = getattr(encoder, "on_cpu", True)
 
     def _autocast(self):
         import torch
@@ -356,27 +363,90 @@ class Bf16Encoder:
             return self._encoder.encode_passages(texts, batch_size=batch_size)
 
 
+# Padded tokens in one batch on a CPU. There, batches of long texts run faster small (the
+# activations of 8 full-window MiniLM passages stay in the caches, those of 32 do not): sorted
+# batches of ~251-token VNTC chunks against batches of 32 in input order, median of 3 rounds
+# (benchmarks/README.md 1c): 8 texts a batch 1.31x, 4 1.26x, 16 1.09x, 32 1.05x. Short texts still
+# fill batch_size (2048 tokens hold 32 texts of 64). An accelerator wants large batches: no cap.
+CPU_BATCH_TOKENS = 2048
+
+
+def batch_tokens_for(encoder, configured: int | None) -> int | None:
+    """The token cap for ``encoder``'s batches: ``configured`` (0 = none), or by default
+    CPU_BATCH_TOKENS on a CPU and none on an accelerator."""
+    if configured is not None:
+        return configured or None
+    return CPU_BATCH_TOKENS if getattr(encoder, "on_cpu", True) else None
+
+
+def token_lengths(encoder, texts: Sequence[str]) -> list[int]:
+    """Each passage's length in the model's tokens (with its prompt and special tokens,
+    truncated at the model's window): what a batch holding it is padded to. Characters / 4 for
+    an encoder without a tokenizer."""
+    model = getattr(encoder, "model", None)
+    tokenizer = getattr(model, "tokenizer", None)
+    window = int(getattr(model, "max_seq_length", None) or 512)
+    if tokenizer is None or not callable(tokenizer):
+        return [min(window, len(t) // 4 + 2) for t in texts]
+    prompt = getattr(getattr(encoder, "spec", None), "passage_prompt", "") or ""
+    out: list[int] = []
+    for i in range(0, len(texts), 1024):  # only the lengths are kept: 110k passages' ids are ~1 GB
+        piece = [prompt + t for t in texts[i : i + 1024]]
+        out.extend(
+            len(x) for x in tokenizer(piece, truncation=True, max_length=window)["input_ids"]
+        )
+    return out
+
+
+def plan_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    max_tokens: int | None = None,
+    *,
+    sort_by_length: bool = True,
+) -> list[np.ndarray]:
+    """Batches of indices into ``lengths``: longest first when sorting (ties in input order),
+    at most ``batch_size`` texts and, with ``max_tokens``, at most that many padded tokens
+    (texts x the longest), never fewer than one text. Depends only on its arguments, so a
+    shard's batches, and so its vectors bit for bit, are the same in every run."""
+    n = len(lengths)
+    order = np.argsort(-np.asarray(lengths), kind="stable") if sort_by_length else np.arange(n)
+    batches = []
+    start = 0
+    while start < n:
+        end, longest = start + 1, lengths[order[start]]
+        while end < n and end - start < batch_size:
+            wider = max(longest, lengths[order[end]])
+            if max_tokens and wider * (end - start + 1) > max_tokens:
+                break
+            longest, end = wider, end + 1
+        batches.append(order[start:end])
+        start = end
+    return batches
+
+
 def encode_sorted(
     encoder,
     texts: Sequence[str],
     batch_size: int,
     *,
     sort_by_length: bool = True,
+    max_tokens: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Encode ``texts`` in batches of texts of similar length (longest first), returned in the
-    order given. The batches depend only on ``texts``, so the vectors are reproducible."""
+    """Encode ``texts`` in batches of texts of similar length (longest first, plan_batches),
+    returned in the order given. The batches depend only on ``texts`` and the caps, so the
+    vectors are reproducible."""
     n = len(texts)
     out = np.zeros((n, encoder.dim), dtype=np.float32)
     if n == 0:
         return out
-    if sort_by_length:
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+    if sort_by_length or max_tokens:
+        lengths = token_lengths(encoder, texts)
     else:
-        order = np.arange(n)
-    for i in range(0, n, batch_size):
-        idx = order[i : i + batch_size]
-        out[idx] = encoder.encode_passages([texts[j] for j in idx], batch_size=batch_size)
+        lengths = [0] * n
+    for idx in plan_batches(lengths, batch_size, max_tokens, sort_by_length=sort_by_length):
+        out[idx] = encoder.encode_passages([texts[j] for j in idx], batch_size=len(idx))
         if on_batch is not None:
             on_batch(len(idx))
     return out
@@ -561,6 +631,7 @@ def run_job(
                 [r.passage for r in records],
                 job.batch_size,
                 sort_by_length=job.sort_by_length,
+                max_tokens=batch_tokens_for(encoder, job.batch_tokens),
                 on_batch=bar.update if bar is not None else None,
             )
             encode_seconds += time.perf_counter() - t0
@@ -697,6 +768,7 @@ def _manifest(
         },
         "batch_size": job.batch_size,
         "sort_by_length": job.sort_by_length,
+        "batch_tokens": "auto" if job.batch_tokens is None else job.batch_tokens,
         "max_seq_length": job.max_seq_length,
         "complete": not stopped,
     }
@@ -792,6 +864,7 @@ __all__ = [
     "Record",
     "build_index",
     "encode_sorted",
+    "plan_batches",
     "read_shards",
     "run_job",
     "vectors_of",

@@ -92,6 +92,10 @@ class Encoder:
     def model(self):
         return self._model
 
+    @property
+    def on_cpu(self) -> bool:
+        return self._model.device.type == "cpu"
+
     def _encode(
         self, texts: Sequence[str], prompt: str, batch_size: int | None = None
     ) -> np.ndarray:

@@ -312,6 +312,15 @@ class OnnxEncoder:
     def backend(self) -> str:
         return "onnx-int8" if self.quantized else "onnx"
 
+    @property
+    def model(self):
+        """The sentence-transformers model the graph was exported from (its tokenizer)."""
+        return self._st
+
+    @property
+    def on_cpu(self) -> bool:
+        return self._session.get_providers()[0] == "CPUExecutionProvider"
+
     def _encode(self, texts: Sequence[str], prompt: str, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)

@@ -34,7 +34,7 @@ class ShardEncoder:
     def __call__(self, batch):
         import pyarrow as pa
 
-        from embeddings.batch import encode_sorted
+        from embeddings.batch import batch_tokens_for, encode_sorted
 
         shards = batch.column("shard").to_numpy()
         pos = batch.column("pos").to_numpy()
@@ -50,6 +50,7 @@ class ShardEncoder:
                 [passages[i] for i in idx],
                 self.job.batch_size,
                 sort_by_length=self.job.sort_by_length,
+                max_tokens=batch_tokens_for(self.encoder, self.job.batch_tokens),
             )
         return pa.table(
             {

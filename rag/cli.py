@@ -233,6 +233,12 @@ def info(index_dir, as_json) -> None:
 )
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option(
+    "--batch-tokens",
+    type=int,
+    help="Cap on padded tokens per batch (default: RAG_BATCH_TOKENS, else 2048 on a CPU, where "
+    "small batches of long texts run faster, and none on a GPU; 0: no cap).",
+)
+@click.option(
     "--shard-size",
     type=int,
     default=2048,
@@ -260,7 +266,7 @@ def info(index_dir, as_json) -> None:
 @click.option("--workers", type=int, help="Ray encoder actors (default: one per GPU, or CPUs/2).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, backend, batch_size,
-          shard_size, max_seq_length, resume, build_index, index_type, engine, address, workers,
+          batch_tokens, shard_size, max_seq_length, resume, build_index, index_type, engine, address, workers,
           as_json) -> None:  # fmt: skip
     """Embed articles into Parquet shards, restartably (JSONL, .jsonl.gz, Parquet, folders).
 
@@ -271,7 +277,12 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
     from embeddings.batch import EmbedJob, run_job
     from embeddings.batch import build_index as write_index
 
-    settings = _settings(embed_model=model, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = _settings(
+        embed_model=model,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        batch_tokens=batch_tokens,
+    )
     job = EmbedJob(
         inputs=tuple(str(p) for p in inputs),
         out_dir=out_dir,
@@ -283,6 +294,7 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
         backend=backend,
         shard_size=shard_size,
         batch_size=batch_size,
+        batch_tokens=settings.batch_tokens,
         max_seq_length=max_seq_length,
         device=settings.device,
     )

@@ -239,19 +239,25 @@ class Assistant:
             return cached[1]
 
     def _embed(self, encoder, passages: list[str], progress: bool):
-        import numpy as np
+        """Length-sorted batches under the token cap (embeddings.batch.encode_sorted: on a CPU
+        small batches of long passages run faster), a progress bar for large ingests."""
+        from embeddings.batch import batch_tokens_for, encode_sorted
 
-        batch = max(1, self.settings.batch_size) * 8
-        if not progress or len(passages) <= batch:
-            return encoder.encode_passages(passages)
+        def run(on_batch=None):
+            return encode_sorted(
+                encoder,
+                passages,
+                max(1, self.settings.batch_size),
+                max_tokens=batch_tokens_for(encoder, self.settings.batch_tokens),
+                on_batch=on_batch,
+            )
+
+        if not progress or len(passages) <= 8 * self.settings.batch_size:
+            return run()
         from tqdm import tqdm
 
-        out = []
         with tqdm(total=len(passages), unit="passage", desc="embedding") as bar:
-            for i in range(0, len(passages), batch):
-                out.append(encoder.encode_passages(passages[i : i + batch]))
-                bar.update(len(passages[i : i + batch]))
-        return np.vstack(out)
+            return run(bar.update)
 
     def delete(self, article_id: str) -> bool:
         with self.store.lock(timeout=LOCK_WAIT_SECONDS):

@@ -32,6 +32,10 @@ class Settings:
     # benchmarks/README.md). Questions are always encoded by torch.
     embed_backend: str = "torch"
     batch_size: int = 32
+    # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
+    # small batches of long passages run ~1.3x faster, none on a GPU; 0: no cap.
+    # (embeddings.batch.CPU_BATCH_TOKENS, benchmarks/README.md 1c.)
+    batch_tokens: int | None = None
     chunk_size: int = 900
     chunk_overlap: int = 150
     top_k: int = 5
@@ -95,6 +99,10 @@ class Settings:
             raise InputError(f"chunk size must be at least 50 characters, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise InputError("chunk overlap must be at least 0 and smaller than the chunk size")
+        if self.batch_tokens is not None and self.batch_tokens < 0:
+            raise InputError(
+                f"batch tokens must be at least 0 (0: no cap), got {self.batch_tokens}"
+            )
         if self.dense_weight is not None and not 0.0 <= self.dense_weight <= 1.0:
             raise InputError(f"dense weight must be between 0 and 1, got {self.dense_weight}")
         if self.auth is not None and ":" not in self.auth:

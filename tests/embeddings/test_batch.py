@@ -19,7 +19,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from embeddings.batch import EmbedJob, build_index, read_shards, run_job, vectors_of
+from embeddings.batch import (
+    EmbedJob,
+    build_index,
+    plan_batches,
+    read_shards,
+    run_job,
+    vectors_of,
+)
 from rag.errors import InputError
 from tests.embeddings.conftest import BAD_LINES, corpus_records
 
@@ -316,3 +323,76 @@ def test_bf16_backend_stays_close_to_fp32(tmp_path, corpus_jsonl, tiny_model_dir
     a, b = vectors_of(table), vectors_of(ref)
     assert ((a * b).sum(axis=1)).min() > 0.99
     assert json.loads((job.out_dir / "manifest.json").read_text())["backend"] == "torch-bf16"
+
+
+# ---- batches under a token cap ----------------------------------------------------------------
+def test_plan_batches_caps_texts_and_padded_tokens():
+    lengths = [5, 50, 12, 50, 3, 30, 30, 7]
+    batches = plan_batches(lengths, 3, 100)
+    flat = np.concatenate(batches).tolist()
+    assert sorted(flat) == list(range(len(lengths)))
+    # Longest first, ties in input order; each batch within 3 texts and 100 padded tokens.
+    assert [b.tolist() for b in batches] == [[1, 3], [5, 6, 2], [7, 0, 4]]
+    for b in batches:
+        assert len(b) <= 3 and len(b) * max(lengths[i] for i in b) <= 100
+    # A text longer than the cap still gets a batch, of its own.
+    assert [b.tolist() for b in plan_batches([500, 1, 2], 4, 100)] == [[0], [2, 1]]
+    # No cap, no sorting: consecutive batches of batch_size, as before the cap existed.
+    unsorted = plan_batches(lengths, 3, None, sort_by_length=False)
+    assert [b.tolist() for b in unsorted] == [[0, 1, 2], [3, 4, 5], [6, 7]]
+
+
+def test_encode_sorted_obeys_the_token_cap_and_keeps_the_vectors(tiny_model_dir, seeds_dir):
+    from embeddings.batch import encode_sorted, load_job_encoder, token_lengths
+
+    encoder = load_job_encoder(
+        EmbedJob(inputs=("-",), out_dir=Path("-"), model=str(tiny_model_dir))
+    )
+    words = " ".join(p.read_text(encoding="utf-8") for p in sorted(seeds_dir.glob("*.txt"))).split()
+    texts = [" ".join(words[i : i + 3 + (i * 7) % 90]) for i in range(0, 1200, 40)]
+    lengths = token_lengths(encoder, texts)
+    window = encoder.model.max_seq_length
+    assert max(lengths) <= window and len(set(lengths)) > 5
+    assert token_lengths(encoder, ["xin chào " * 2000]) == [window]
+
+    seen: list[list[int]] = []
+
+    class Watching:  # the real encoder, with the batches it is handed written down
+        dim, model, spec = encoder.dim, encoder.model, encoder.spec
+
+        def encode_passages(self, batch, batch_size=None):
+            seen.append([lengths[texts.index(t)] for t in batch])
+            return encoder.encode_passages(batch, batch_size=batch_size)
+
+    cap = 2 * max(lengths)
+    capped = encode_sorted(Watching(), texts, 16, max_tokens=cap)
+    assert sum(len(b) for b in seen) == len(texts) and len(seen) > len(texts) / 16
+    assert all(len(b) * max(b) <= cap for b in seen)
+    plain = encode_sorted(encoder, texts, 16)
+    np.testing.assert_allclose(capped, plain, atol=1e-5)
+
+
+def test_token_cap_is_part_of_the_job(tmp_path, corpus_jsonl, tiny_model_dir, finished):
+    _, _, ref = finished
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir, batch_tokens=64)
+    run_job(job, progress=False, stop_after_shards=1)
+    with pytest.raises(InputError, match="cannot resume .*batch_tokens"):
+        run_job(make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir), resume=True)
+    report = run_job(job, resume=True, progress=False)
+    assert report.manifest["batch_tokens"] == 64
+    np.testing.assert_allclose(vectors_of(read_shards(job.out_dir)), vectors_of(ref), atol=1e-5)
+
+
+def test_cli_embed_refuses_a_negative_token_cap_in_one_line(tmp_path, corpus_jsonl):
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        cli, ["embed", str(corpus_jsonl), "--out", str(out), "--batch-tokens", "-1"]
+    )
+    # rag.cli.main prints a RagError as one line (tests/rag/test_cli.py); here it is raised.
+    assert result.exit_code != 0 and isinstance(result.exception, InputError)
+    assert "batch tokens must be at least 0" in str(result.exception)
+    assert not out.exists()
