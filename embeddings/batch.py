@@ -364,10 +364,11 @@ class Bf16Encoder:
 
 
 # Padded tokens in one batch on a CPU. There, batches of long texts run faster small (the
-# activations of 8 full-window MiniLM passages stay in the caches, those of 32 do not): sorted
-# batches of ~251-token VNTC chunks against batches of 32 in input order, median of 3 rounds
-# (benchmarks/README.md 1c): 8 texts a batch 1.31x, 4 1.26x, 16 1.09x, 32 1.05x. Short texts still
-# fill batch_size (2048 tokens hold 32 texts of 64). An accelerator wants large batches: no cap.
+# activations of 8 full-window MiniLM passages stay in the caches, those of 32 do not): torch fp32
+# over ~251-token VNTC chunks, capped against sorted batches of 32 (benchmarks/README.md 1c):
+# 1.05x to 1.18x in five measurements (interleaved or in separate processes), no difference
+# measured at the level of a whole `rag ingest` sample; ONNX int8 1.03x. Short texts still fill
+# batch_size (2048 tokens hold 32 texts of 64). An accelerator wants large batches: no cap.
 CPU_BATCH_TOKENS = 2048
 
 

@@ -33,7 +33,7 @@ class Settings:
     embed_backend: str = "torch"
     batch_size: int = 32
     # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
-    # small batches of long passages run ~1.3x faster, none on a GPU; 0: no cap.
+    # small batches of long passages encode 1.05-1.2x faster, none on a GPU; 0: no cap.
     # (embeddings.batch.CPU_BATCH_TOKENS, benchmarks/README.md 1c.)
     batch_tokens: int | None = None
     chunk_size: int = 900
