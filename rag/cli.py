@@ -266,8 +266,8 @@ def info(index_dir, as_json) -> None:
 @click.option("--workers", type=int, help="Ray encoder actors (default: one per GPU, or CPUs/2).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, backend, batch_size,
-          batch_tokens, shard_size, max_seq_length, resume, build_index, index_type, engine, address, workers,
-          as_json) -> None:  # fmt: skip
+          batch_tokens, shard_size, max_seq_length, resume, build_index, index_type, engine,
+          address, workers, as_json) -> None:  # fmt: skip
     """Embed articles into Parquet shards, restartably (JSONL, .jsonl.gz, Parquet, folders).
 
     \b
