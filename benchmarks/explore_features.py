@@ -21,7 +21,6 @@ line per feature. A feature earns a place in rag/fusion.py only where the held-o
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import sys
@@ -31,18 +30,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.fit_retrieval import collect  # noqa: E402
+from benchmarks.fit_retrieval import collect, open_evaluation, score  # noqa: E402
 from benchmarks.quality_eval import split_items  # noqa: E402
 from rag import fusion  # noqa: E402
 from rag.answer import split_sentences  # noqa: E402
-from rag.datasets import load_dataset  # noqa: E402
-from rag.evaluate import eval_index_dir  # noqa: E402
 from rag.lexical import query_terms, tokenize  # noqa: E402
-from rag.pipeline import Assistant  # noqa: E402
-from rag.settings import Settings  # noqa: E402
 
 NAMES = ("lexical", "sentence", "local", "pcov", "plocal", "pair")
 GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)
+COLS = list(range(len(NAMES)))
 
 
 def extended(retriever, question: str, rows: list[int], feats: np.ndarray) -> np.ndarray:
@@ -68,52 +64,34 @@ def extended(retriever, question: str, rows: list[int], feats: np.ndarray) -> np
     return np.column_stack(cols).astype(np.float32)
 
 
-def score(data, weights: np.ndarray) -> tuple[float, float]:
-    r1 = mrr = 0.0
-    for feats, rel in data:
-        order = np.argsort(-(feats @ weights), kind="stable")[:10]
-        flags = rel[order]
-        r1 += bool(flags[:1].any())
-        hit = np.flatnonzero(flags)
-        mrr += 1.0 / (hit[0] + 1) if hit.size else 0.0
-    n = max(1, len(data))
-    return round(float(r1) / n, 4), round(float(mrr) / n, 4)
-
-
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("dataset")
-    p.add_argument("--cache", default=".rag/eval")
-    p.add_argument("--news-size", type=int, default=3000)
-    a = p.parse_args()
-    ds = load_dataset(a.dataset, news_size=a.news_size)
-    settings = Settings.load()
-    root = eval_index_dir(ds, settings, Path(a.cache))
-    assistant = Assistant.open(settings.with_(index_dir=root / "index"))
-    retriever = assistant.retriever()
+    ds, assistant, retriever = open_evaluation(default_cache=".rag/eval", default_news=3000)
     data = {}
     for split in ("tune", "test"):
         items = split_items(ds, split).items
         data[split] = [
-            (extended(retriever, it.question, rows, feats), rel)
+            (it, rows, extended(retriever, it.question, rows, feats), rel)
             for it, rows, feats, rel in collect(retriever, retriever.snapshot, items, "bm25")
         ]
     current = np.zeros(len(NAMES), dtype=np.float32)
     current[:2] = fusion.weights_for("bm25", "vi")[:2]
-    print(f"current {[round(float(x), 2) for x in current[:2]]}: tune {score(data['tune'], current)}"
-          f" test {score(data['test'], current)}  (R@1, MRR@10)")  # fmt: skip
+    weights = [round(float(x), 2) for x in current[:2]]
+    print(
+        f"current {weights}: tune {score(data['tune'], current, COLS)}"
+        f" test {score(data['test'], current, COLS)}  (R@1, MRR@10)"
+    )
     for extra in range(2, len(NAMES)):
         best = None
         for w_sentence, w_extra in itertools.product(GRID, GRID):
             w = np.zeros(len(NAMES), dtype=np.float32)
             w[0], w[1], w[extra] = 1.0, w_sentence, w_extra
-            r1, mrr = score(data["tune"], w)
+            r1, mrr = score(data["tune"], w, COLS)
             if best is None or (mrr, r1) > best[0]:
                 best = ((mrr, r1), w)
         w = best[1]
         print(
             f"+{NAMES[extra]:7s} weights {[round(float(x), 2) for x in w[[0, 1, extra]]]}:"
-            f" tune {score(data['tune'], w)} test {score(data['test'], w)}"
+            f" tune {score(data['tune'], w, COLS)} test {score(data['test'], w, COLS)}"
         )
     assistant.close()
 

@@ -65,7 +65,7 @@ def score(data, weights, cols):
         hit = np.flatnonzero(flags)
         mrr += 1.0 / (hit[0] + 1) if hit.size else 0.0
     n = max(1, len(data))
-    return round(r1 / n, 4), round(mrr / n, 4)
+    return round(float(r1) / n, 4), round(float(mrr) / n, 4)
 
 
 # The grid searched for the non-lexical weights (lexical weight fixed at 1): the logistic
@@ -86,19 +86,25 @@ def grid_search(data, cols):
     return best[1]
 
 
-def main() -> None:
-    from sklearn.linear_model import LogisticRegression
-
+def open_evaluation(default_cache: str, default_news: int):
+    """(dataset, assistant, retriever) for the command line's dataset: the evaluation index
+    `rag eval` builds (cached under --cache), opened with the default settings."""
     p = argparse.ArgumentParser()
     p.add_argument("dataset")
-    p.add_argument("--cache", default="/tmp/qeval")
-    p.add_argument("--news-size", type=int, default=5000)
+    p.add_argument("--cache", default=default_cache)
+    p.add_argument("--news-size", type=int, default=default_news)
     a = p.parse_args()
     ds = load_dataset(a.dataset, news_size=a.news_size)
     settings = Settings.load()
     root = eval_index_dir(ds, settings, Path(a.cache))
     assistant = Assistant.open(settings.with_(index_dir=root / "index"))
-    retriever = assistant.retriever()
+    return ds, assistant, assistant.retriever()
+
+
+def main() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    ds, assistant, retriever = open_evaluation(default_cache="/tmp/qeval", default_news=5000)
     tune, test = split_items(ds, "tune").items, split_items(ds, "test").items
     lang = detect_language(ds.items[0].question)
     for mode, cols in (("bm25", [0, 1]), ("hybrid", [0, 1, 2])):
@@ -113,7 +119,7 @@ def main() -> None:
         grid = grid_search(d_tune, cols)
         current = fusion.weights_for(mode, lang)[cols]
         print(
-            f"{a.dataset} {mode}: LR weights {np.round(w, 3).tolist()}"
+            f"{ds.name} {mode}: LR weights {np.round(w, 3).tolist()}"
             f" grid weights {np.round(grid, 3).tolist()} (features {fusion.FEATURES[: len(cols)]})"
         )
         for name, weights in (

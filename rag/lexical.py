@@ -237,15 +237,15 @@ def query_terms(question: str) -> dict[str, float]:
         # Unaccented words may be written so (names, numbers) or folded: ask both fields.
         tokens += [FOLD_PREFIX + t for t in tokens]
     english = detect_language(question) == "en"
-    keep = _names_and_numbers(question) if english else set()
-    names = _names_and_numbers(question) if not english and VI_NAME_WEIGHT != 1.0 else set()
+    names = _names_and_numbers(question)
     out = {}
     for t in tokens:
         parts = t.lstrip(FOLD_PREFIX).split("_")
         w = BIGRAM_WEIGHT if len(parts) > 1 else 1.0
-        if english and not all(p in keep for p in parts):
+        named = all(p in names for p in parts)
+        if english and not named:
             w *= EN_OTHER_WEIGHT
-        if names and all(p in names for p in parts):
+        elif not english and named:
             w *= VI_NAME_WEIGHT
         out[t] = w
     if english:
