@@ -40,7 +40,16 @@ runs (R + 1 baselines), and each row's speedup is the median over the rounds of 
 round's two baselines) / (the row's time): a load that comes and goes moves both sides of a
 ratio, not one. Cosine and the largest absolute difference are to the baseline's vectors.
 ``padding_share_*`` is the share of padded token positions in the baseline's batches (input
-order) and in the sorted batches of B. Prints one JSON object.
+order) and in the sorted batches of B.
+
+How close to the hardware (DESIGN.md: "report tokens/s and the share of this peak that an encoder
+reaches"): ``gflop_per_s`` counts the model's useful work, the FLOPs of a BERT forward over the
+real tokens (no padding; from the model's config), and ``share_of_fp32_peak`` divides it by the
+fp32 matrix-product peak measured in the same run (``matmul_peak_gflop_per_s``: torch.mm of
+2048 x 2048 matrices, best of 5, before and after the rows). ``--profile`` adds one profiled pass of
+the torch fp32 path (sorted, capped batches): each kind of operator's share of the time, and the
+GFLOP/s of the linear layers alone against the fp32 peak: the ceiling any batching change can
+reach is 1 / (their share of the time). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -134,6 +143,72 @@ def padding_share(lengths: list[int], order: np.ndarray, b: int) -> float:
     return 1 - real / padded
 
 
+def bert_gflop(lengths: list[int], config) -> float:
+    """Useful GFLOPs of a BERT-style encoder over texts of these token counts (no padding): per
+    layer and token, the Q, K, V, output and two FFN projections (2 x (4 h^2 + 2 h f)), plus the
+    attention scores and the weighted sum (2 x 2 n h for a text of n tokens). Checked against
+    torch.utils.flop_counter on MiniLM with eager attention: equal but for the pooler's 0.3 MFLOP
+    a text, which sentence-transformers' mean pooling does not use."""
+    h, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    linear = sum(2 * n * (4 * h * h + 2 * h * f) for n in lengths)
+    attention = sum(4 * n * n * h for n in lengths)
+    return layers * (linear + attention) / 1e9
+
+
+def linear_gflop(lengths: list[int], config) -> float:
+    """The linear layers' share of bert_gflop: the work that runs as matrix products (addmm)."""
+    h, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    return layers * sum(2 * n * (4 * h * h + 2 * h * f) for n in lengths) / 1e9
+
+
+def matmul_peak(dtype_name: str = "float32", size: int = 2048, runs: int = 5) -> float:
+    """GFLOP/s of one square torch.mm on this machine now (all torch threads), best of ``runs``."""
+    import torch
+
+    dtype = getattr(torch, dtype_name)
+    a = torch.randn(size, size).to(dtype)
+    b = torch.randn(size, size).to(dtype)
+    torch.mm(a, b)  # first-call allocations
+    best = min(timed(lambda: torch.mm(a, b))[1] for _ in range(runs))
+    return 2 * size**3 / best / 1e9
+
+
+def op_profile(run, linear_gflops: float, peak: float) -> dict:
+    """One profiled call of ``run``: self CPU time by kind of operator, and the linear layers'
+    GFLOP/s (their FLOPs over addmm's self time) against the fp32 peak."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    kinds = {"matrix products (linear)": ("aten::addmm", "aten::mm", "aten::bmm")}
+    by_kind: dict[str, float] = {}
+    total = 0.0
+    for event in prof.key_averages():
+        seconds = event.self_cpu_time_total / 1e6
+        total += seconds
+        name = event.key
+        if name in kinds["matrix products (linear)"]:
+            kind = "matrix products (linear)"
+        elif "scaled_dot_product" in name or name in ("aten::softmax", "aten::_softmax"):
+            kind = "attention"
+        elif name == "aten::gelu":
+            kind = "gelu"
+        elif "layer_norm" in name:
+            kind = "layer norm"
+        elif name in ("aten::copy_", "aten::to", "aten::_to_copy", "aten::contiguous"):
+            kind = "copies"
+        else:
+            kind = "everything else"
+        by_kind[kind] = by_kind.get(kind, 0.0) + seconds
+    matmul_s = by_kind.get("matrix products (linear)", 0.0)
+    return {
+        "share_of_time": {k: round(v / total, 3) for k, v in sorted(by_kind.items())},
+        "linear_gflop_per_s": round(linear_gflops / matmul_s, 1),
+        "linear_share_of_fp32_peak": round(linear_gflops / matmul_s / peak, 3),
+        "ceiling_if_only_linear_layers_remained": round(total / matmul_s, 2),
+    }
+
+
 def timed(fn):
     t0 = time.perf_counter()
     value = fn()
@@ -206,6 +281,11 @@ def main() -> None:
         help="the plain encode loop: batches of B in input order (default), one call per "
         "article, or one call per chunk",
     )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="add one profiled pass of the torch fp32 path: time by kind of operator",
+    )
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     rows_wanted = [r for r in args.rows.split(",") if r]
@@ -269,6 +349,9 @@ def main() -> None:
         "bf16": lambda: with_backend("torch-bf16"),
     }
     model.encode(texts[:b], batch_size=b)  # warm-up: first-call allocations
+    config = model[0].auto_model.config
+    gflop = bert_gflop(lengths, config)
+    peaks = [matmul_peak("float32")]
     load_start = os.getloadavg()[0]
     ref, t_first = timed(baseline)
     base_runs = [t_first]
@@ -293,6 +376,17 @@ def main() -> None:
         for stop in stops:
             stop()
     t_base = float(np.mean(base_runs))
+    peaks.append(matmul_peak("float32"))
+    peak = max(peaks)
+    profiled = (
+        op_profile(
+            lambda: encode_sorted(encoder, texts, b, max_tokens=CPU_BATCH_TOKENS),
+            linear_gflop(lengths, config),
+            peak,
+        )
+        if args.profile
+        else None
+    )
 
     def cos(v):
         v = v.astype(np.float32)
@@ -315,12 +409,20 @@ def main() -> None:
         "torch_threads": torch.get_num_threads(),
         "loadavg_start_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "rounds": max(1, args.repeat),
+        "model_gflop": round(gflop, 1),
+        "matmul_peak_gflop_per_s": {"float32": round(peak, 1)},
         "baseline": {
             "texts_per_s": round(len(texts) / t_base, 2),
             "tokens_per_s": round(tokens / t_base, 1),
+            "gflop_per_s": round(gflop / t_base, 1),
+            "share_of_fp32_peak": round(gflop / t_base / peak, 3),
             "runs_s": [round(t, 2) for t in base_runs],
         },
     }
+    if "bf16" in rows_wanted:
+        result["matmul_peak_gflop_per_s"]["bfloat16"] = round(matmul_peak("bfloat16"), 1)
+    if profiled:
+        result["profile_torch_fp32_capped"] = profiled
     for name, runs in row_runs.items():
         # Each round's row time against the mean of the baselines just before and after it.
         ratios = [(base_runs[r] + base_runs[r + 1]) / 2 / t for r, t in enumerate(runs)]
@@ -328,6 +430,8 @@ def main() -> None:
         result[name] = {
             "texts_per_s": round(len(texts) / float(np.median(runs)), 2),
             "tokens_per_s": round(tokens / float(np.median(runs)), 1),
+            "gflop_per_s": round(gflop / float(np.median(runs)), 1),
+            "share_of_fp32_peak": round(gflop / float(np.median(runs)) / peak, 3),
             "speedup_vs_baseline": round(float(np.median(ratios)), 2),
             "speedup_per_round": [round(x, 2) for x in ratios],
             "cosine_to_baseline_min": round(float(c.min()), 5),
