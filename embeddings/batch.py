@@ -530,6 +530,8 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
     from rag.errors import InputError
 
     out = Path(job.out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file: name a folder for the job's shards")
     job_file = out / "job.json"
     fingerprint = job.fingerprint()
     if job_file.exists():
@@ -548,7 +550,10 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
         return saved
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not an embedding job's folder: choose another --out")
-    (out / "shards").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "shards").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file on the way, no permission, read-only disk
+        raise InputError(f"cannot create --out {out}: {exc.strerror or exc}") from exc
     saved = {"fingerprint": fingerprint, "started": _now()}
     _atomic_json(job_file, saved)
     return saved
@@ -578,6 +583,10 @@ def run_job(
     job.validate()
     if engine not in ENGINES:
         raise InputError(f"unknown --engine {engine!r}: use local or ray")
+    if engine == "ray":
+        from embeddings.ray_job import check_ray
+
+        check_ray((ray_options or {}).get("address"))  # before the output folder is touched
     t_start = time.perf_counter()
     state = prepare_out_dir(job, resume)
     out = Path(job.out_dir)

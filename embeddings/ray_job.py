@@ -13,12 +13,17 @@ driver, so it does not need to be on storage the workers share.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# How long to wait for a TCP connection to an explicit --address before saying it is unreachable.
+# ray.init itself retries a closed or wrong address without end.
+REACH_TIMEOUT_S = 5.0
 
 
 class ShardEncoder:
@@ -105,14 +110,7 @@ def encode_shards_on_ray(
 
     started_here = False
     if not ray.is_initialized():
-        # Workers import embeddings/ and rag/ from the driver's checkout: the same code as the
-        # driver, and a cluster whose nodes have only the dependencies installed runs the job.
-        # (A Ray started by the caller brings its own runtime_env.)
-        ray.init(
-            address=address,
-            runtime_env={"py_modules": [_package_dir("embeddings"), _package_dir("rag")]},
-            log_to_driver=False,
-        )
+        _start_ray(ray, address)
         started_here = True
     try:
         n_workers, cpus, gpus = _cluster_plan(workers, cpus_per_worker, gpus_per_worker)
@@ -174,6 +172,68 @@ def encode_shards_on_ray(
         "query_prompt": spec.query_prompt,
         "passage_prompt": spec.passage_prompt,
     }
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of an explicit cluster address ("ray://head:10001", "10.0.0.5:6379");
+    None for "auto", "local" and anything else Ray resolves by itself."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_ray(address: str | None) -> None:
+    """Before the job reads anything: Ray is installed, and an explicit ``address`` answers on
+    its port (ray.init would retry a closed or wrong port for ever). One InputError line."""
+    from rag.errors import InputError
+
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise InputError(
+            "--engine ray needs Ray Data: pip install -e '.[ray]' (or use the local engine)"
+        ) from exc
+    if address and address.startswith("ray://"):
+        import importlib.util
+
+        if importlib.util.find_spec("grpc") is None:
+            raise InputError(
+                "a ray:// address needs Ray Client: pip install 'ray[client]' (or run rag "
+                "embed on the head node with --address auto)"
+            )
+    target = _host_port(address) if address else None
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): fix --address "
+            f"or start the cluster (ray start --head on the head node)"
+        ) from exc
+
+
+def _start_ray(ray, address: str | None) -> None:
+    """ray.init for the job; a cluster that refuses the driver becomes one InputError line
+    instead of Ray's multi-line error."""
+    from rag.errors import InputError
+
+    try:
+        # Workers import embeddings/ and rag/ from the driver's checkout: the same code as the
+        # driver, and a cluster whose nodes have only the dependencies installed runs the job.
+        # (A Ray started by the caller brings its own runtime_env.)
+        ray.init(
+            address=address,
+            runtime_env={"py_modules": [_package_dir("embeddings"), _package_dir("rag")]},
+            log_to_driver=False,
+        )
+    except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            f"cannot connect to Ray at {address or 'a new local instance'} ({reason}): the "
+            f"finished shards are kept; rerun with --resume once Ray is reachable"
+        ) from exc
 
 
 def _package_dir(name: str) -> str:

@@ -396,3 +396,17 @@ def test_cli_embed_refuses_a_negative_token_cap_in_one_line(tmp_path, corpus_jso
     assert result.exit_code != 0 and isinstance(result.exception, InputError)
     assert "batch tokens must be at least 0" in str(result.exception)
     assert not out.exists()
+
+
+def test_cli_embed_refuses_a_file_as_out_and_leaves_it_alone(tmp_path, corpus_jsonl):
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    existing = tmp_path / "notes.txt"
+    existing.write_text("keep me", encoding="utf-8")
+    for out, says in ((existing, "is a file"), (existing / "sub", "cannot create --out")):
+        result = CliRunner().invoke(cli, ["embed", str(corpus_jsonl), "--out", str(out)])
+        assert result.exit_code != 0 and isinstance(result.exception, InputError), result.output
+        assert says in str(result.exception) and "\n" not in str(result.exception)
+    assert existing.read_text(encoding="utf-8") == "keep me"

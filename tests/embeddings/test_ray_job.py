@@ -4,6 +4,10 @@ engine (same rows, same vectors bit for bit), and resumes like it."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,7 @@ import pytest
 from embeddings.batch import EmbedJob, read_shards, run_job, vectors_of
 
 pytestmark = pytest.mark.ray
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +60,33 @@ def test_ray_engine_writes_the_local_engine_shards(
     assert mb["engine"] == "ray"
     for key in ("model", "dim", "query_prompt", "passage_prompt", "counts", "chunking"):
         assert ma[key] == mb[key], key
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_unreachable_cluster_is_one_line_and_writes_nothing(
+    tmp_path, corpus_jsonl, tiny_model_dir, scheme
+):
+    """ray.init retries a closed port for ever: the job must say so at once, before it reads the
+    inputs or creates --out. (A fresh process: no Ray already started by another test.)"""
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    address = f"{scheme}127.0.0.1:{_closed_port()}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(out),
+         "--model", str(tiny_model_dir), "--engine", "ray", "--address", address],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: cannot reach the Ray cluster at {address}"
+    )
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
