@@ -817,6 +817,13 @@ def build_index(
     if not manifest_path.exists():
         raise InputError(f"{out} has no finished job (no manifest.json): finish it with --resume")
     manifest = json.loads(manifest_path.read_text())
+    counts = manifest.get("counts", {})
+    if counts.get("records") == 0:
+        # An index of nothing would serve every question with "not found": say why instead.
+        raise InputError(
+            f"nothing to index: the inputs gave no passages ({counts.get('skipped', 0)} record(s) "
+            f"skipped, listed in {out / 'skipped.jsonl'}); check the inputs"
+        )
     table = read_shards(out)
     vectors = np.ascontiguousarray(vectors_of(table), dtype=np.float32)
     ids = table.column("id").to_pylist()

@@ -410,3 +410,14 @@ def test_cli_embed_refuses_a_file_as_out_and_leaves_it_alone(tmp_path, corpus_js
         assert result.exit_code != 0 and isinstance(result.exception, InputError), result.output
         assert says in str(result.exception) and "\n" not in str(result.exception)
     assert existing.read_text(encoding="utf-8") == "keep me"
+
+
+def test_build_index_of_inputs_without_passages_says_so(tmp_path, tiny_model_dir):
+    source = tmp_path / "bad.jsonl"
+    source.write_text('{"id": "a", "text": "  "}\nnot json\n', encoding="utf-8")
+    job = make_job([source], tmp_path / "out", tiny_model_dir)
+    report = run_job(job, progress=False)
+    assert report.records == 0 and report.skipped == 2
+    with pytest.raises(InputError, match=r"nothing to index: the inputs gave no passages \(2 rec"):
+        build_index(job)
+    assert not (job.out_dir / "index").exists()
