@@ -198,6 +198,14 @@ def _parquet_articles(path: Path) -> Iterator[Article | Skipped]:
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
         yield Skipped(str(path), f"cannot read Parquet: {exc}")
         return
+    columns = pf.schema_arrow.names
+    if "text" not in columns:
+        # One entry for the file, not one per row: every row would fail the same way.
+        shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+        yield Skipped(
+            str(path), f"no 'text' column (it has: {shown}): name the article text column 'text'"
+        )
+        return
     row_no = 0
     for batch in pf.iter_batches(batch_size=1024):
         for row in batch.to_pylist():

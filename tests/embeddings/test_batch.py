@@ -227,6 +227,20 @@ def test_parquet_input_gives_the_same_vectors_as_jsonl(tmp_path, seeds_dir, tiny
     assert report.skipped == 1
 
 
+def test_parquet_without_a_text_column_is_one_skip_not_one_per_row(
+    tmp_path, corpus_jsonl, tiny_model_dir, finished
+):
+    wrong = tmp_path / "wrong.parquet"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "body": ["x", "y", "z"]}), wrong)
+    job = make_job([wrong, corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    report = run_job(job, progress=False)
+    skipped = [json.loads(x) for x in (job.out_dir / "skipped.jsonl").read_text().splitlines()]
+    assert skipped[0]["source"] == str(wrong) and not skipped[0]["line"]
+    assert skipped[0]["reason"].startswith("no 'text' column (it has: id, body)")
+    assert report.skipped == 1 + len(BAD_LINES)  # the file once, then the corpus's bad lines
+    assert read_shards(job.out_dir).equals(finished[2])  # the other input is embedded in full
+
+
 def test_no_chunk_embeds_each_record_whole(tmp_path, corpus_jsonl, tiny_model_dir):
     job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir, no_chunk=True)
     report = run_job(job, progress=False)
