@@ -173,6 +173,10 @@ def matmul_peak(dtype_name: str = "float32", size: int = 2048, runs: int = 5) ->
     return 2 * size**3 / best / 1e9
 
 
+# Eager attention's batched products and softmax (SDPA is matched by name).
+ATTENTION_OPS = ("aten::bmm", "aten::softmax", "aten::_softmax")
+
+
 def op_profile(run, linear_gflops: float, peak: float) -> dict:
     """One profiled call of ``run``: self CPU time by kind of operator, and the linear layers'
     GFLOP/s (their FLOPs over addmm's self time) against the fp32 peak."""
@@ -180,16 +184,15 @@ def op_profile(run, linear_gflops: float, peak: float) -> dict:
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         run()
-    kinds = {"matrix products (linear)": ("aten::addmm", "aten::mm", "aten::bmm")}
     by_kind: dict[str, float] = {}
     total = 0.0
     for event in prof.key_averages():
         seconds = event.self_cpu_time_total / 1e6
         total += seconds
         name = event.key
-        if name in kinds["matrix products (linear)"]:
+        if name in ("aten::addmm", "aten::mm"):  # nn.Linear: the projections and the FFN
             kind = "matrix products (linear)"
-        elif "scaled_dot_product" in name or name in ("aten::softmax", "aten::_softmax"):
+        elif "scaled_dot_product" in name or name in ATTENTION_OPS:
             kind = "attention"
         elif name == "aten::gelu":
             kind = "gelu"
