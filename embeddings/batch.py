@@ -542,6 +542,12 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
         raise InputError(f"--out {out} is a file: name a folder for the job's shards")
     job_file = out / "job.json"
     fingerprint = job.fingerprint()
+    restart = job_file.exists() and not _job_started(out)
+    if restart:
+        # A run that stopped before its first shard (a model that would not load, Ray out of
+        # reach, Ctrl-C while counting) left nothing to keep: start afresh with these settings,
+        # rather than make the user delete the folder to change --model.
+        job_file.unlink()
     if job_file.exists():
         saved = json.loads(job_file.read_text())
         if not resume:
@@ -556,7 +562,7 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
                     f", now {value!r}; rerun with the original settings or a new --out"
                 )
         return saved
-    if out.exists() and any(out.iterdir()):
+    if not restart and out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not an embedding job's folder: choose another --out")
     try:
         (out / "shards").mkdir(parents=True, exist_ok=True)
@@ -565,6 +571,11 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
     saved = {"fingerprint": fingerprint, "started": _now()}
     _atomic_json(job_file, saved)
     return saved
+
+
+def _job_started(out: Path) -> bool:
+    """Whether the job in ``out`` has written anything worth keeping: a shard or a manifest."""
+    return (out / "manifest.json").exists() or any((out / "shards").glob("part-*.parquet"))
 
 
 def _now() -> str:

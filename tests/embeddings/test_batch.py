@@ -435,3 +435,19 @@ def test_build_index_of_inputs_without_passages_says_so(tmp_path, tiny_model_dir
     with pytest.raises(InputError, match=r"nothing to index: the inputs gave no passages \(2 rec"):
         build_index(job)
     assert not (job.out_dir / "index").exists()
+
+
+def test_a_job_that_stopped_before_its_first_shard_can_change_settings(
+    tmp_path, corpus_jsonl, tiny_model_dir, finished
+):
+    from rag.errors import ModelLoadError
+
+    out = tmp_path / "out"
+    with pytest.raises(ModelLoadError):  # not a sentence-transformers model: nothing encoded
+        run_job(make_job([corpus_jsonl], out, tmp_path / "no-model"), progress=False)
+    assert (out / "job.json").exists() and not list((out / "shards").iterdir())
+    # The same folder with the right model, with or without --resume: a fresh job, nothing lost.
+    job = make_job([corpus_jsonl], out, tiny_model_dir)
+    run_job(job, progress=False)
+    assert read_shards(out).equals(finished[2])
+    assert json.loads((out / "job.json").read_text())["fingerprint"]["model"] == str(tiny_model_dir)
