@@ -149,10 +149,8 @@ def bert_gflop(lengths: list[int], config) -> float:
     attention scores and the weighted sum (2 x 2 n h for a text of n tokens). Checked against
     torch.utils.flop_counter on MiniLM with eager attention: equal but for the pooler's 0.3 MFLOP
     a text, which sentence-transformers' mean pooling does not use."""
-    h, f, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    linear = sum(2 * n * (4 * h * h + 2 * h * f) for n in lengths)
-    attention = sum(4 * n * n * h for n in lengths)
-    return layers * (linear + attention) / 1e9
+    attention = sum(4 * n * n * config.hidden_size for n in lengths)
+    return linear_gflop(lengths, config) + config.num_hidden_layers * attention / 1e9
 
 
 def linear_gflop(lengths: list[int], config) -> float:
