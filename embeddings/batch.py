@@ -55,6 +55,9 @@ BACKENDS = EMBED_BACKENDS  # one list for `rag ingest --backend` and `rag embed 
 DTYPES = ("float32", "float16")
 ENGINES = ("local", "ray")
 SHARD_NAME = "part-{:05d}.parquet"
+# Fingerprint keys set by this code, not by the user: a new release may change them. A finished
+# job is still finished under them (--resume re-encodes nothing); an unfinished one is refused.
+CODE_SIDE_KEYS = frozenset({"onnx_recipe"})
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -311,8 +314,15 @@ def load_job_encoder(job: EmbedJob):
     as `rag ingest`), or its ONNX Runtime twin. Never a fallback model: an embedding job that
     silently used another model would produce vectors nobody asked for."""
     from embeddings.encoder import resolve_encoder
+    from rag.errors import ModelLoadError
 
-    encoder = resolve_encoder(job.model, fallback=False, device=job.device).encoder
+    try:
+        encoder = resolve_encoder(job.model, fallback=False, device=job.device).encoder
+    except ModelLoadError as exc:
+        raise ModelLoadError(
+            f"{exc}; name a local model folder or a cached model id with --model "
+            "(rag embed never swaps in another model)"
+        ) from exc
     if job.max_seq_length is not None:
         encoder.model.max_seq_length = min(job.max_seq_length, encoder.model.max_seq_length or 512)
     return with_backend(encoder, job.backend)
@@ -555,12 +565,16 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
                 f"{out} already holds an embedding job: add --resume to finish it, or choose "
                 f"another --out"
             )
-        for key, value in fingerprint.items():
-            if saved.get("fingerprint", {}).get(key) != value:
-                raise InputError(
-                    f"cannot resume {out}: its {key} was {saved.get('fingerprint', {}).get(key)!r}"
-                    f", now {value!r}; rerun with the original settings or a new --out"
-                )
+        before = saved.get("fingerprint", {})
+        changed = [key for key, value in fingerprint.items() if before.get(key) != value]
+        if changed and not (set(changed) <= CODE_SIDE_KEYS and _job_complete(out)):
+            key = changed[0]
+            raise InputError(
+                f"cannot resume {out}: its {key} was {before.get(key)!r}, now "
+                f"{fingerprint[key]!r}; rerun with the original settings or a new --out"
+            )
+        # Only this code's own recipe changed and every shard is written: nothing will be
+        # encoded again, so the finished shards stay valid (for --build-index, say).
         return saved
     if not restart and out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not an embedding job's folder: choose another --out")
@@ -571,6 +585,14 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
     saved = {"fingerprint": fingerprint, "started": _now()}
     _atomic_json(job_file, saved)
     return saved
+
+
+def _job_complete(out: Path) -> bool:
+    """Whether the job in ``out`` finished: its manifest says every shard is written."""
+    try:
+        return bool(json.loads((out / "manifest.json").read_text()).get("complete"))
+    except (OSError, ValueError):
+        return False
 
 
 def _job_started(out: Path) -> bool:
@@ -609,18 +631,28 @@ def run_job(
     t_start = time.perf_counter()
     state = prepare_out_dir(job, resume)
     out = Path(job.out_dir)
+    saved_print = state.get("fingerprint", {})
+    recipe_changed = [k for k in CODE_SIDE_KEYS if saved_print.get(k) != job.fingerprint().get(k)]
     shards_dir = out / "shards"
     for stale in shards_dir.glob(".part-*.tmp-*"):
         stale.unlink(missing_ok=True)  # left by a killed writer; never a finished shard
+
+    encoder = None  # loaded on the first shard that needs it: a finished job loads nothing
+    model_info: dict[str, Any] = state.get("model_info") or {}
+    if engine == "local" and not _job_started(out):
+        # A fresh job encodes for sure: load the model (and build its ONNX twin) before the
+        # counting pass, so a model that will not load fails in seconds, not after a full read
+        # of the inputs. (Ray workers load their own, possibly from another cache.)
+        encoder = load_job_encoder(job)
+        model_info = _model_info(encoder)
+        state = {**state, "model_info": model_info}
+        _atomic_json(out / "job.json", state)
 
     total = state.get("planned_records")
     if total is None:
         total = count_records(job)
         state = {**state, "planned_records": total}
         _atomic_json(out / "job.json", state)
-
-    encoder = None  # loaded on the first shard that needs it: a finished job loads nothing
-    model_info: dict[str, Any] = state.get("model_info") or {}
 
     bar = None
     if progress:
@@ -644,6 +676,13 @@ def run_job(
             if stop_after_shards is not None and encoded >= stop_after_shards:
                 stopped = True
                 continue  # keep counting so the tally stays whole
+            if recipe_changed:
+                # A finished job resumed under a newer recipe, with a shard missing or damaged
+                # since: encoding it now would mix two kinds of vectors.
+                raise InputError(
+                    f"{path} must be encoded again, but {out} was made under another ONNX "
+                    f"recipe ({', '.join(recipe_changed)}): rerun the job into a new --out"
+                )
             encoded += 1
             encoded_records += len(records)
             if engine == "ray":

@@ -323,9 +323,12 @@ def test_cli_embed_names_a_bad_model_in_one_line(tmp_path, corpus_jsonl):
     result = CliRunner().invoke(
         cli, ["embed", str(corpus_jsonl), "--out", str(tmp_path / "o"), "--model", str(tmp_path)]
     )
+    from rag.errors import ModelLoadError
+
     assert result.exit_code != 0
-    assert isinstance(result.exception, InputError | Exception)
-    assert "not a sentence-transformers model" in str(result.exception)
+    assert isinstance(result.exception, ModelLoadError)
+    message = str(result.exception)
+    assert "not a sentence-transformers model" in message and "--model" in message
 
 
 def test_bf16_backend_stays_close_to_fp32(tmp_path, corpus_jsonl, tiny_model_dir, finished):
@@ -446,6 +449,8 @@ def test_a_job_that_stopped_before_its_first_shard_can_change_settings(
     with pytest.raises(ModelLoadError):  # not a sentence-transformers model: nothing encoded
         run_job(make_job([corpus_jsonl], out, tmp_path / "no-model"), progress=False)
     assert (out / "job.json").exists() and not list((out / "shards").iterdir())
+    # The model is loaded before the counting pass (a full read of the inputs), so it fails fast.
+    assert "planned_records" not in json.loads((out / "job.json").read_text())
     # The same folder with the right model, with or without --resume: a fresh job, nothing lost.
     job = make_job([corpus_jsonl], out, tiny_model_dir)
     run_job(job, progress=False)

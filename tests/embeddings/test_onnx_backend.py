@@ -122,6 +122,41 @@ def test_resume_refuses_a_job_from_another_onnx_recipe(tmp_path, corpus_jsonl, t
         run_job(job, resume=True, progress=False)
 
 
+def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
+    tmp_path, corpus_jsonl, tiny_model_dir
+):
+    """A finished job needs no encoding, so a newer recipe does not stop `--resume
+    --build-index`; a shard lost since must not be re-encoded under the new recipe."""
+    import json
+
+    from embeddings.batch import build_index
+
+    job = EmbedJob(
+        inputs=(str(corpus_jsonl),),
+        out_dir=tmp_path / "job",
+        model=str(tiny_model_dir),
+        backend="onnx-int8",
+        shard_size=16,
+    )
+    first = run_job(job, progress=False)
+    job_file = tmp_path / "job" / "job.json"
+    state = json.loads(job_file.read_text())
+    state["fingerprint"]["onnx_recipe"] -= 1  # as if made by the previous release
+    job_file.write_text(json.dumps(state))
+    shards = read_shards(job.out_dir)
+
+    again = run_job(job, resume=True, progress=False)
+    assert again.shards_reused == first.shards and again.manifest["timings"]["shards_encoded"] == 0
+    assert read_shards(job.out_dir).equals(shards)
+    assert (build_index(job) / "CURRENT").exists()
+
+    lost = sorted((tmp_path / "job" / "shards").glob("part-*.parquet"))[-1]
+    lost.unlink()
+    with pytest.raises(InputError, match="another ONNX recipe"):
+        run_job(job, resume=True, progress=False)
+    assert not lost.exists()
+
+
 @pytest.mark.slow
 def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir, tmp_path):
     """The real all-MiniLM-L6-v2: fp32 ONNX equals torch; int8 stays at cosine >= 0.99 for
