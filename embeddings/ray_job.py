@@ -13,6 +13,7 @@ driver, so it does not need to be on storage the workers share.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -185,7 +186,8 @@ def _host_port(address: str) -> tuple[str, int] | None:
 
 def check_ray(address: str | None) -> None:
     """Before the job reads anything: Ray is installed, and an explicit ``address`` answers on
-    its port (ray.init would retry a closed or wrong port for ever). One InputError line."""
+    its port as a gRPC server does (ray.init would wait for ever on a closed port or on one
+    where something else listens). One InputError line."""
     from rag.errors import InputError
 
     try:
@@ -206,12 +208,51 @@ def check_ray(address: str | None) -> None:
     if target is None:
         return
     try:
-        socket.create_connection(target, timeout=REACH_TIMEOUT_S).close()
+        answer = _http2_answer(target)
     except OSError as exc:
         raise InputError(
             f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}): fix --address "
             f"or start the cluster (ray start --head on the head node)"
         ) from exc
+    if answer is not None and not _is_http2_settings(answer):
+        # Something else listens there (the dashboard, a web server): ray.init would wait on it
+        # for ever.
+        raise InputError(
+            f"{address} answers, but not as a Ray cluster (no gRPC there): --address takes the "
+            f"head node's GCS port (6379 by default; ray://HOST:10001 for Ray Client), not the "
+            f"dashboard's 8265"
+        )
+
+
+# What an HTTP/2 client sends first: the connection preface, then an empty SETTINGS frame.
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _http2_answer(target: tuple[str, int]) -> bytes | None:
+    """The first bytes the server at ``target`` answers an HTTP/2 hello with (b"" when it
+    closes, or stays silent), or None when the probe cannot tell: a TLS-enabled cluster
+    (RAY_USE_TLS) answers only a TLS handshake. Raises OSError when nothing listens."""
+    with socket.create_connection(target, timeout=REACH_TIMEOUT_S) as conn:
+        if os.environ.get("RAY_USE_TLS", "").lower() in ("1", "true", "yes"):
+            return None
+        conn.settimeout(REACH_TIMEOUT_S)
+        data = b""
+        try:
+            conn.sendall(_HTTP2_HELLO)
+            while len(data) < 9:
+                more = conn.recv(9 - len(data))
+                if not more:
+                    break
+                data += more
+        except (TimeoutError, ConnectionError):
+            pass
+        return data
+
+
+def _is_http2_settings(data: bytes) -> bool:
+    """Whether ``data`` starts an HTTP/2 SETTINGS frame on stream 0, as every gRPC server (the
+    GCS, the Ray Client server) answers a client's preface."""
+    return len(data) >= 9 and data[3] == 4 and data[5:9] == bytes(4)
 
 
 def _start_ray(ray, address: str | None) -> None:

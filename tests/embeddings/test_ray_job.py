@@ -90,3 +90,55 @@ def test_unreachable_cluster_is_one_line_and_writes_nothing(
     )
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.fixture
+def web_server():
+    """A local HTTP/1.1 server: what listens on a wrong port (the dashboard, say)."""
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    server = HTTPServer(("127.0.0.1", 0), SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("scheme", ["", "ray://"])
+def test_an_address_where_something_else_listens_is_one_line(
+    tmp_path, corpus_jsonl, tiny_model_dir, web_server, scheme
+):
+    """An open port that is not Ray's (ray.init would wait on it until killed)."""
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    address = f"{scheme}127.0.0.1:{web_server}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(out),
+         "--model", str(tiny_model_dir), "--engine", "ray", "--address", address],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: {address} answers, but not as a Ray cluster")
+    assert not out.exists()
+
+
+def test_a_silent_port_is_refused_and_a_real_gcs_is_accepted(local_ray, monkeypatch):
+    from embeddings import ray_job
+    from rag.errors import InputError
+
+    monkeypatch.setattr(ray_job, "REACH_TIMEOUT_S", 0.5)
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(InputError, match="not as a Ray cluster"):
+            ray_job.check_ray(address)
+        # A cluster with TLS answers only a TLS handshake: the probe stands aside.
+        monkeypatch.setenv("RAY_USE_TLS", "1")
+        ray_job.check_ray(address)
+    monkeypatch.delenv("RAY_USE_TLS")
+    ray_job.check_ray(local_ray.get_runtime_context().gcs_address)  # the GCS of a real Ray
