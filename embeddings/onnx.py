@@ -45,7 +45,10 @@ dropped (choosing set, first 256): reduce_range (7-bit weights) 0.985; uint8 wei
 query/key/value, attention-output or FFN-input projections kept fp32: 0.989 to 0.991 (they
 help less than the FFN outputs); every MatMul as 8-bit block-wise MatMulNBits (accuracy
 level 4): 0.9995, but ONNX Runtime's 8-bit kernels made it only 1.2-1.4x torch here, and it
-needs the onnx-ir package.
+needs the onnx-ir package. SmoothQuant-style smoothing of the six FFN output inputs (a Mul by
+1/s before each, s folded into the weights; s from 256 other VNTC chunks, alpha 0.5 to 1.0)
+with every MatMul int8: at best (alpha 0.75) 0.992 min on the choosing set, below recipe 2's
+0.995, for 2.0x against recipe 2's 1.8x in the same run (the Muls cost ~5%): dropped.
 
 Exported models are cached under ``$RAG_ONNX_CACHE`` (default ``~/.cache/rag/onnx``), keyed by the
 model's files and the library versions, and built once per machine under a file lock (Ray workers
