@@ -3,9 +3,8 @@
     python benchmarks/build_index.py OUT_DIR [--index DIR]
 
 Reads the job's settings from ``OUT_DIR/job.json`` and calls ``embeddings.batch.build_index``,
-the code behind ``rag embed ... --build-index``, without the fingerprint check of ``--resume``:
-so it also rebuilds the index of a job whose encoder settings have since changed (an older ONNX
-int8 recipe, say), which ``--resume`` refuses to continue. Nothing is encoded. Writes to
+the code behind ``rag embed ... --build-index``, alone: without ``--resume``'s pass over the
+inputs and shards, so the figures are the index build's own. Nothing is encoded. Writes to
 ``--index`` (default ``OUT_DIR/index-rebuilt``) and prints one JSON object: seconds, peak RSS
 (VmHWM) and the index's size on disk.
 """

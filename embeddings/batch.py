@@ -56,7 +56,8 @@ DTYPES = ("float32", "float16")
 ENGINES = ("local", "ray")
 SHARD_NAME = "part-{:05d}.parquet"
 # Fingerprint keys set by this code, not by the user: a new release may change them. A finished
-# job is still finished under them (--resume re-encodes nothing); an unfinished one is refused.
+# job is still finished under them, as under keys a newer release added to the fingerprint
+# (--resume re-encodes nothing); an unfinished one is refused.
 CODE_SIDE_KEYS = frozenset({"onnx_recipe"})
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -567,14 +568,15 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
             )
         before = saved.get("fingerprint", {})
         changed = [key for key, value in fingerprint.items() if before.get(key) != value]
-        if changed and not (set(changed) <= CODE_SIDE_KEYS and _job_complete(out)):
+        by_release = all(k in CODE_SIDE_KEYS or k not in before for k in changed)
+        if changed and not (by_release and _job_complete(out)):
             key = changed[0]
             raise InputError(
                 f"cannot resume {out}: its {key} was {before.get(key)!r}, now "
                 f"{fingerprint[key]!r}; rerun with the original settings or a new --out"
             )
-        # Only this code's own recipe changed and every shard is written: nothing will be
-        # encoded again, so the finished shards stay valid (for --build-index, say).
+        # Only a newer release's own settings differ and every shard is written: nothing will
+        # be encoded again, so the finished shards stay valid (for --build-index, say).
         return saved
     if not restart and out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not an embedding job's folder: choose another --out")
@@ -632,7 +634,8 @@ def run_job(
     state = prepare_out_dir(job, resume)
     out = Path(job.out_dir)
     saved_print = state.get("fingerprint", {})
-    recipe_changed = [k for k in CODE_SIDE_KEYS if saved_print.get(k) != job.fingerprint().get(k)]
+    # Non-empty only for a finished job made by an older release (prepare_out_dir refuses the rest)
+    release_drift = [k for k, v in job.fingerprint().items() if saved_print.get(k) != v]
     shards_dir = out / "shards"
     for stale in shards_dir.glob(".part-*.tmp-*"):
         stale.unlink(missing_ok=True)  # left by a killed writer; never a finished shard
@@ -676,12 +679,12 @@ def run_job(
             if stop_after_shards is not None and encoded >= stop_after_shards:
                 stopped = True
                 continue  # keep counting so the tally stays whole
-            if recipe_changed:
-                # A finished job resumed under a newer recipe, with a shard missing or damaged
-                # since: encoding it now would mix two kinds of vectors.
+            if release_drift:
+                # A finished job from an older release, with a shard missing or damaged since:
+                # encoding it now would mix two kinds of vectors.
                 raise InputError(
-                    f"{path} must be encoded again, but {out} was made under another ONNX "
-                    f"recipe ({', '.join(recipe_changed)}): rerun the job into a new --out"
+                    f"{path} must be encoded again, but {out} was made by an older release "
+                    f"({', '.join(release_drift)} differ): rerun the job into a new --out"
                 )
             encoded += 1
             encoded_records += len(records)

@@ -3,6 +3,8 @@ giving the vectors torch gives (cosine), and the batch job running on it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -125,8 +127,9 @@ def test_resume_refuses_a_job_from_another_onnx_recipe(tmp_path, corpus_jsonl, t
 def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
     tmp_path, corpus_jsonl, tiny_model_dir
 ):
-    """A finished job needs no encoding, so a newer recipe does not stop `--resume
-    --build-index`; a shard lost since must not be re-encoded under the new recipe."""
+    """A finished job needs no encoding, so a newer release's recipe (or a setting it added)
+    does not stop `--resume --build-index`; a shard lost since must not be re-encoded under the
+    new recipe, and a setting the user changed is still refused."""
     import json
 
     from embeddings.batch import build_index
@@ -141,7 +144,8 @@ def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
     first = run_job(job, progress=False)
     job_file = tmp_path / "job" / "job.json"
     state = json.loads(job_file.read_text())
-    state["fingerprint"]["onnx_recipe"] -= 1  # as if made by the previous release
+    state["fingerprint"]["onnx_recipe"] -= 1  # as if made by an older release,
+    del state["fingerprint"]["batch_tokens"]  # from before the token cap was recorded
     job_file.write_text(json.dumps(state))
     shards = read_shards(job.out_dir)
 
@@ -150,9 +154,12 @@ def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
     assert read_shards(job.out_dir).equals(shards)
     assert (build_index(job) / "CURRENT").exists()
 
+    with pytest.raises(InputError, match="batch_size"):
+        run_job(replace(job, batch_size=8), resume=True, progress=False)
+
     lost = sorted((tmp_path / "job" / "shards").glob("part-*.parquet"))[-1]
     lost.unlink()
-    with pytest.raises(InputError, match="another ONNX recipe"):
+    with pytest.raises(InputError, match="older release"):
         run_job(job, resume=True, progress=False)
     assert not lost.exists()
 
