@@ -170,8 +170,9 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def input_fingerprint(inputs: Iterable[str | Path]) -> list[list[Any]]:
-    """Path, size and modification time of every input file: a changed input shifts the
-    records, so a resume over it would not be exact."""
+    """Path, size and modification time of every input file. A resume compares paths and sizes
+    (_fingerprint_changes); the time is kept for the record only: a copy or a restore from
+    backup changes it, and every reused shard is checked against the records anyway."""
     out = []
     for p in expand_inputs(inputs):
         st = p.stat()
@@ -567,10 +568,15 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
                 f"another --out"
             )
         before = saved.get("fingerprint", {})
-        changed = [key for key, value in fingerprint.items() if before.get(key) != value]
+        changed = _fingerprint_changes(before, fingerprint)
         by_release = all(k in CODE_SIDE_KEYS or k not in before for k in changed)
         if changed and not (by_release and _job_complete(out)):
             key = changed[0]
+            if key == "inputs":
+                raise InputError(
+                    f"cannot resume {out}: {_inputs_change(before[key], fingerprint[key])}; "
+                    "rerun with the original inputs or into a new --out"
+                )
             raise InputError(
                 f"cannot resume {out}: its {key} was {before.get(key)!r}, now "
                 f"{fingerprint[key]!r}; rerun with the original settings or a new --out"
@@ -587,6 +593,30 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
     saved = {"fingerprint": fingerprint, "started": _now()}
     _atomic_json(job_file, saved)
     return saved
+
+
+def _fingerprint_changes(before: dict, now: dict) -> list[str]:
+    """The keys of ``now`` whose value differs in ``before``; the inputs by path and size."""
+
+    def same(key: str) -> bool:
+        if key == "inputs" and isinstance(before.get(key), list):
+            return [f[:2] for f in before[key]] == [f[:2] for f in now[key]]
+        return before.get(key) == now[key]
+
+    return [key for key in now if not same(key)]
+
+
+def _inputs_change(before: list, now: list) -> str:
+    """One line on how the input files differ: the first file added, gone or resized."""
+    old = {path: size for path, size, *_ in before}
+    new = {path: size for path, size, *_ in now}
+    for path, size in new.items():
+        if path not in old:
+            return f"{path} is a new input"
+        if old[path] != size:
+            return f"{path} changed size ({old[path]:,} bytes then, {size:,} now)"
+    gone = [path for path in old if path not in new]
+    return f"{gone[0]} is no longer an input" if gone else "the inputs come in another order"
 
 
 def _job_complete(out: Path) -> bool:
@@ -635,7 +665,7 @@ def run_job(
     out = Path(job.out_dir)
     saved_print = state.get("fingerprint", {})
     # Non-empty only for a finished job made by an older release (prepare_out_dir refuses the rest)
-    release_drift = [k for k, v in job.fingerprint().items() if saved_print.get(k) != v]
+    release_drift = _fingerprint_changes(saved_print, job.fingerprint())
     shards_dir = out / "shards"
     for stale in shards_dir.glob(".part-*.tmp-*"):
         stale.unlink(missing_ok=True)  # left by a killed writer; never a finished shard

@@ -154,6 +154,40 @@ def test_resume_refuses_changed_settings(tmp_path, corpus_jsonl, tiny_model_dir)
         run_job(job, progress=False)  # a fresh run must not overwrite a job silently
 
 
+def test_resume_checks_the_inputs_by_content_not_by_date(
+    tmp_path, corpus_jsonl, tiny_model_dir, finished
+):
+    """A copy or a restore from backup changes a file's date, not its records: resume goes on.
+    An edit of the same size is caught by the shard checks (the result is a fresh run's over
+    the new file); a file that grew is refused in one line naming it."""
+    import shutil
+
+    src = tmp_path / "news.jsonl"
+    shutil.copy(corpus_jsonl, src)
+    job = make_job([src], tmp_path / "out", tiny_model_dir)
+    run_job(job, progress=False, stop_after_shards=1)
+    os.utime(src, ns=(10**18, 10**18))
+    report = run_job(job, resume=True, progress=False)
+    assert report.shards_reused == 1
+    assert read_shards(job.out_dir).equals(finished[2])
+
+    data = src.read_bytes()
+    at = data.rindex("Việt".encode())
+    src.write_bytes(data[:at] + "Viẹt".encode() + data[at + len("Việt".encode()) :])
+    assert src.stat().st_size == len(data)
+    report = run_job(job, resume=True, progress=False)
+    assert 0 < report.manifest["timings"]["shards_encoded"] < report.shards
+    fresh = make_job([src], tmp_path / "fresh", tiny_model_dir)
+    run_job(fresh, progress=False)
+    assert read_shards(job.out_dir).equals(read_shards(fresh.out_dir))
+    assert not read_shards(job.out_dir).equals(finished[2])
+
+    with open(src, "a", encoding="utf-8") as fh:
+        fh.write('{"title": "Tin mới", "text": "Một bài báo mới được thêm vào."}\n')
+    with pytest.raises(InputError, match=r"cannot resume .*news\.jsonl changed size"):
+        run_job(job, resume=True, progress=False)
+
+
 def test_resume_redoes_a_damaged_shard(tmp_path, corpus_jsonl, tiny_model_dir, finished):
     _, _, ref = finished
     job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
