@@ -572,7 +572,7 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
         by_release = all(k in CODE_SIDE_KEYS or k not in before for k in changed)
         if changed and not (by_release and _job_complete(out)):
             key = changed[0]
-            if key == "inputs":
+            if key == "inputs" and isinstance(before.get(key), list):
                 raise InputError(
                     f"cannot resume {out}: {_inputs_change(before[key], fingerprint[key])}; "
                     "rerun with the original inputs or into a new --out"
