@@ -3,8 +3,8 @@
 `run_eval` measures exactly what users get: retrieval metrics come from ``Assistant.search``
 and answer metrics from ``Assistant.ask``, on an index built from the dataset's articles with
 the same ingest path as ``rag ingest``. That index is cached under ``.rag/eval/`` keyed by what
-decides its content (the corpus, the embedding model, the chunking), so repeated runs and
-runs of other retrievers do not re-embed.
+decides its content (the corpus, the embedding model and backend, the chunking), so repeated
+runs and runs of other retrievers do not re-embed.
 
 Definitions (see rag.metrics for the gold-passage rule and ties):
 
@@ -236,6 +236,9 @@ def index_key(dataset: EvalDataset, settings: Settings) -> str:
         "fallback": settings.embed_fallback,
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
+        # The passages' vectors differ by backend (int8: cosine ~0.996 to torch): an eval of
+        # RAG_EMBED_BACKEND=onnx-int8 must not score an index that torch embedded.
+        "backend": settings.embed_backend,
     }
     return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 

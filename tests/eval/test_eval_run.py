@@ -140,6 +140,20 @@ def test_eval_index_is_cached(seeds_results, eval_settings, seeds_dir):
         Path(assistant.store.root).parent.name
     )
     assert messages and messages[0].startswith("building")
+    # So is another embedding backend: its vectors differ, its scores must too.
+    messages.clear()
+    bf16 = open_eval_index(dataset, eval_settings.with_(embed_backend="torch-bf16"),
+                           log=messages.append)  # fmt: skip
+    try:
+        assert messages and messages[0].startswith("building")
+        assert bf16.store.root.parent.name != Path(assistant.store.root).parent.name
+        snap = bf16.store.open()
+        try:
+            assert snap.manifest["settings"]["embed_backend"] == "torch-bf16"
+        finally:
+            snap.close()
+    finally:
+        bf16.close()
 
 
 def test_cli_eval_json(tmp_path, tiny_model_dir, seeds_dir):
