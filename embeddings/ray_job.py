@@ -271,9 +271,16 @@ def _start_ray(ray, address: str | None) -> None:
         )
     except (ConnectionError, TimeoutError, ValueError, RuntimeError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        # A Ray Client port (10001) named without its scheme answers gRPC too, so the pre-flight
+        # check lets it through and only ray.init finds out: say what the port may be.
+        hint = (
+            " (if that is a Ray Client port, write ray://" + address + ")"
+            if address and _host_port(address) and "://" not in address
+            else ""
+        )
         raise InputError(
-            f"cannot connect to Ray at {address or 'a new local instance'} ({reason}): the "
-            f"finished shards are kept; rerun with --resume once Ray is reachable"
+            f"cannot connect to Ray at {address or 'a new local instance'} ({reason}){hint}: "
+            f"the finished shards are kept; rerun with --resume once Ray is reachable"
         ) from exc
 
 
