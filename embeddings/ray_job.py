@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -98,10 +99,13 @@ def encode_shards_on_ray(
     workers: int | None = None,
     cpus_per_worker: float | None = None,
     gpus_per_worker: float | None = None,
+    connect_timeout: float | None = None,
 ) -> dict[str, Any]:
     """Encode ``pending`` [(shard number, records)] on Ray and write their shard files.
     Connects to ``address`` ("auto", "ray://head:10001", ...) or starts a local Ray when none is
-    running. Returns the model info for the manifest."""
+    running. With ``connect_timeout`` (the CLI sets it) a connection to an explicit ``address``
+    that has not succeeded after that many seconds ends the process with one line (exit 2).
+    Returns the model info for the manifest."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import ray
@@ -111,7 +115,7 @@ def encode_shards_on_ray(
 
     started_here = False
     if not ray.is_initialized():
-        _start_ray(ray, address)
+        _start_ray(ray, address, connect_timeout)
         started_here = True
     try:
         n_workers, cpus, gpus = _cluster_plan(workers, cpus_per_worker, gpus_per_worker)
@@ -255,11 +259,22 @@ def _is_http2_settings(data: bytes) -> bool:
     return len(data) >= 9 and data[3] == 4 and data[5:9] == bytes(4)
 
 
-def _start_ray(ray, address: str | None) -> None:
+def _start_ray(ray, address: str | None, connect_timeout: float | None = None) -> None:
     """ray.init for the job; a cluster that refuses the driver becomes one InputError line
-    instead of Ray's multi-line error."""
+    instead of Ray's multi-line error, and one that never answers (``connect_timeout``) ends
+    the process with one line."""
+    import threading
+
     from rag.errors import InputError
 
+    watchdog = None
+    if connect_timeout and address:
+        # ray.init waits in native code, out of reach of exceptions and SIGTERM: the only way
+        # out is to end the process. Nothing is half-written at this point (shards are written
+        # whole by the driver, after Ray returns them).
+        watchdog = threading.Timer(connect_timeout, _give_up, (address, connect_timeout))
+        watchdog.daemon = True
+        watchdog.start()
     try:
         # Workers import embeddings/ and rag/ from the driver's checkout: the same code as the
         # driver, and a cluster whose nodes have only the dependencies installed runs the job.
@@ -282,6 +297,19 @@ def _start_ray(ray, address: str | None) -> None:
             f"cannot connect to Ray at {address or 'a new local instance'} ({reason}){hint}: "
             f"the finished shards are kept; rerun with --resume once Ray is reachable"
         ) from exc
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+
+
+def _give_up(address: str, seconds: float) -> None:
+    sys.stderr.write(  # on a line of its own, after the progress bar's
+        f"\nerror: no answer from Ray at {address} after {seconds:g} s: --address takes the head "
+        f"node's GCS port (6379 by default) or ray://HOST:10001 (RAG_RAY_CONNECT_TIMEOUT sets "
+        f"the wait); the finished shards are kept: rerun with --resume\n"
+    )
+    sys.stderr.flush()
+    os._exit(2)
 
 
 def _package_dir(name: str) -> str:

@@ -298,7 +298,8 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
         max_seq_length=max_seq_length,
         device=settings.device,
     )
-    ray_options = {"address": address, "workers": workers}
+    ray_options = {"address": address, "workers": workers,
+                   "connect_timeout": settings.ray_connect_timeout}  # fmt: skip
     report = run_job(job, resume=resume, progress=not as_json, engine=engine,
                      ray_options=ray_options)  # fmt: skip
     manifest = report.manifest

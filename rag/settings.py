@@ -36,6 +36,10 @@ class Settings:
     # small batches of long passages encode 1.05-1.2x faster, none on a GPU; 0: no cap.
     # (embeddings.batch.CPU_BATCH_TOKENS, benchmarks/README.md 1c.)
     batch_tokens: int | None = None
+    # `rag embed --engine ray --address A`: seconds to wait for ray.init to connect. ray.init
+    # blocks in native code and retries some wrong ports (a gRPC server that is not Ray's) for
+    # ever, so the CLI gives up after this long with one line.
+    ray_connect_timeout: float = 120.0
     chunk_size: int = 900
     chunk_overlap: int = 150
     top_k: int = 5
@@ -102,6 +106,10 @@ class Settings:
         if self.batch_tokens is not None and self.batch_tokens < 0:
             raise InputError(
                 f"batch tokens must be at least 0 (0: no cap), got {self.batch_tokens}"
+            )
+        if self.ray_connect_timeout <= 0:
+            raise InputError(
+                f"the Ray connect timeout must be above 0 seconds, got {self.ray_connect_timeout}"
             )
         if self.dense_weight is not None and not 0.0 <= self.dense_weight <= 1.0:
             raise InputError(f"dense weight must be between 0 and 1, got {self.dense_weight}")

@@ -142,3 +142,59 @@ def test_a_silent_port_is_refused_and_a_real_gcs_is_accepted(local_ray, monkeypa
         ray_job.check_ray(address)
     monkeypatch.delenv("RAY_USE_TLS")
     ray_job.check_ray(local_ray.get_runtime_context().gcs_address)  # the GCS of a real Ray
+
+
+@pytest.mark.slow
+def test_a_port_where_ray_waits_for_ever_ends_in_one_line(tmp_path, corpus_jsonl, tiny_model_dir):
+    """A gRPC server that is not Ray's passes the probe, and ray.init waits on it without end
+    (measured: still waiting after 300 s); the CLI gives up after RAG_RAY_CONNECT_TIMEOUT."""
+    import os
+    import time
+
+    pytest.importorskip("ray")
+    grpc = pytest.importorskip("grpc")
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=1))  # no services: every call fails
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    out = tmp_path / "out"
+    address = f"127.0.0.1:{port}"
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(out),
+             "--model", str(tiny_model_dir), "--engine", "ray", "--address", address],
+            cwd=REPO, capture_output=True, text=True, timeout=240,
+            env={**os.environ, "RAG_RAY_CONNECT_TIMEOUT": "10"},
+        )  # fmt: skip
+    finally:
+        server.stop(0)
+    assert proc.returncode == 2, proc.stderr
+    assert time.monotonic() - t0 < 180
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: no answer from Ray at {address} after 10 s"), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((out / "shards").glob("part-*"))  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "the Ray connect timeout must be above 0 seconds, got 0.0"),
+        ("-5", "the Ray connect timeout must be above 0 seconds, got -5.0"),
+        ("soon", "RAG_RAY_CONNECT_TIMEOUT='soon' is not a valid value"),
+    ],
+)
+def test_a_bad_connect_timeout_is_one_line(tmp_path, corpus_jsonl, value, message):
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(tmp_path / "o"),
+         "--engine", "ray", "--address", "127.0.0.1:1"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "RAG_RAY_CONNECT_TIMEOUT": value},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"error: {message}"]
+    assert not (tmp_path / "o").exists()
