@@ -4,6 +4,7 @@
     python benchmarks/throughput.py [--n 384] [--corpus vntc|xquad] [--rows ROWS]
                                     [--baseline batches|articles|texts]
                                     [--model sentence-transformers/all-MiniLM-L6-v2]
+                                    [--device cpu|cuda] [--passages FILE.jsonl]
 
 Corpora:
 
@@ -12,6 +13,13 @@ Corpora:
          them fill MiniLM's 256-token window, so there is little padding to remove.
 * xquad  XQuAD-vi (../shared/data/xquad) as records in file order: each paragraph followed by its
          questions (mixed lengths: ~15-token questions beside ~150-token paragraphs).
+
+``--passages FILE`` reads the passages from a JSONL file of ``{"text", "group"}`` instead
+(``group``: the article's number, for ``--baseline articles``); ``--write-passages FILE`` writes
+the chosen corpus's first N there and stops. benchmarks/gpu_kit.py uses both to take the same
+VNTC chunks to a GPU machine that has no ../shared; ``--device cuda`` runs there (the matrix
+product peak is then the GPU's, 8192 x 8192). A model folder saved in float16 (the kit's, to
+travel light) is run in float32, as the original.
 
 Rows (``--rows``, comma-separated; the default is sorted,onnx,onnx-int8,bf16):
 
@@ -122,6 +130,34 @@ def xquad_records(n: int, path: Path = XQUAD) -> tuple[list[str], list[int]]:
     return out, groups
 
 
+def read_passages(path: Path, n: int) -> tuple[list[str], list[int]]:
+    """The first ``n`` passages of a --write-passages file, and the group sizes."""
+    texts: list[str] = []
+    groups: list[int] = []
+    last = None
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if len(texts) >= n:
+                break
+            texts.append(row["text"])
+            if row["group"] != last:
+                groups.append(0)
+                last = row["group"]
+            groups[-1] += 1
+    return texts, groups
+
+
+def write_passages(path: Path, texts: list[str], groups: list[int]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        i = 0
+        for g, size in enumerate(groups):
+            for text in texts[i : i + size]:
+                fh.write(json.dumps({"text": text, "group": g}, ensure_ascii=False) + "\n")
+            i += size
+
+
 def _cut(groups: list[int], n: int) -> list[int]:
     """Group sizes trimmed so that they add up to ``n`` (the last group loses its tail)."""
     out, total = [], 0
@@ -159,15 +195,26 @@ def linear_gflop(lengths: list[int], config) -> float:
     return layers * sum(2 * n * (4 * h * h + 2 * h * f) for n in lengths) / 1e9
 
 
-def matmul_peak(dtype_name: str = "float32", size: int = 2048, runs: int = 5) -> float:
-    """GFLOP/s of one square torch.mm on this machine now (all torch threads), best of ``runs``."""
+def matmul_peak(
+    dtype_name: str = "float32", size: int | None = None, runs: int = 5, device=None
+) -> float:
+    """GFLOP/s of one square torch.mm on this machine now (all torch threads, or the GPU),
+    best of ``runs``. Size 2048 on a CPU, 8192 on a GPU (smaller ones do not fill it)."""
     import torch
 
+    device = torch.device(device or "cpu")
+    size = size or (2048 if device.type == "cpu" else 8192)
     dtype = getattr(torch, dtype_name)
-    a = torch.randn(size, size).to(dtype)
-    b = torch.randn(size, size).to(dtype)
-    torch.mm(a, b)  # first-call allocations
-    best = min(timed(lambda: torch.mm(a, b))[1] for _ in range(runs))
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+
+    def product():
+        torch.mm(a, b)
+        if device.type == "cuda":
+            torch.cuda.synchronize()  # GPU calls return before the work is done
+
+    product()  # first-call allocations
+    best = min(timed(product)[1] for _ in range(runs))
     return 2 * size**3 / best / 1e9
 
 
@@ -287,6 +334,9 @@ def main() -> None:
         action="store_true",
         help="add one profiled pass of the torch fp32 path: time by kind of operator",
     )
+    ap.add_argument("--device", help="torch device for the encoder (default: the library's)")
+    ap.add_argument("--passages", type=Path, help='JSONL of {"text", "group"}: the passages')
+    ap.add_argument("--write-passages", type=Path, help="write the passages there and stop")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     rows_wanted = [r for r in args.rows.split(",") if r]
@@ -297,11 +347,28 @@ def main() -> None:
     import torch
 
     from embeddings.batch import CPU_BATCH_TOKENS, EmbedJob, encode_sorted, load_job_encoder
+    from embeddings.batch import with_backend as wrap_backend
 
-    texts, groups = vntc_passages(args.n) if args.corpus == "vntc" else xquad_records(args.n)
-    job = EmbedJob(inputs=("-",), out_dir=Path("-"), model=args.model)
-    encoder = load_job_encoder(job)
+    if args.passages:
+        texts, groups = read_passages(args.passages, args.n)
+    elif args.corpus == "vntc":
+        texts, groups = vntc_passages(args.n)
+    else:
+        texts, groups = xquad_records(args.n)
+    if args.write_passages:
+        write_passages(args.write_passages, texts, groups)
+        return
+    job = EmbedJob(inputs=("-",), out_dir=Path("-"), model=args.model, device=args.device)
+
+    def load(backend: str = "torch"):
+        enc = load_job_encoder(job)  # torch, fp32
+        if next(enc.model.parameters()).dtype != torch.float32:
+            enc.model.float()  # a float16 copy made to travel (gpu_kit.py): run it as fp32
+        return wrap_backend(enc, backend)
+
+    encoder = load()
     model = encoder.model
+    device = model.device
     b = args.batch_size
     window = model.max_seq_length
     lengths = [
@@ -323,7 +390,7 @@ def main() -> None:
         )
 
     def with_backend(backend: str, max_tokens: int | None = None):
-        enc = load_job_encoder(EmbedJob(**{**job.__dict__, "backend": backend}))
+        enc = load(backend)
         enc.encode_passages(texts[:b])  # export/load and first-call allocations, off the clock
         return lambda: encode_sorted(enc, texts, b, max_tokens=max_tokens)
 
@@ -352,7 +419,7 @@ def main() -> None:
     model.encode(texts[:b], batch_size=b)  # warm-up: first-call allocations
     config = model[0].auto_model.config
     gflop = bert_gflop(lengths, config)
-    peaks = [matmul_peak("float32")]
+    peaks = [matmul_peak("float32", device=device)]
     load_start = os.getloadavg()[0]
     ref, t_first = timed(baseline)
     base_runs = [t_first]
@@ -377,7 +444,7 @@ def main() -> None:
         for stop in stops:
             stop()
     t_base = float(np.mean(base_runs))
-    peaks.append(matmul_peak("float32"))
+    peaks.append(matmul_peak("float32", device=device))
     peak = max(peaks)
     profiled = (
         op_profile(
@@ -396,7 +463,8 @@ def main() -> None:
     by_length = np.argsort([-len(t) for t in texts], kind="stable")  # as encode_sorted does
     result = {
         "model": args.model,
-        "corpus": args.corpus,
+        "corpus": str(args.passages) if args.passages else args.corpus,
+        "device": str(device),
         "passages": len(texts),
         "mean_chars": round(float(np.mean([len(t) for t in texts])), 1),
         "tokens": tokens,
@@ -421,7 +489,9 @@ def main() -> None:
         },
     }
     if "bf16" in rows_wanted:
-        result["matmul_peak_gflop_per_s"]["bfloat16"] = round(matmul_peak("bfloat16"), 1)
+        result["matmul_peak_gflop_per_s"]["bfloat16"] = round(
+            matmul_peak("bfloat16", device=device), 1
+        )
     if profiled:
         result["profile_torch_fp32_capped"] = profiled
     for name, runs in row_runs.items():
