@@ -545,8 +545,10 @@ def _atomic_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
-    """Create OUT (fresh) or check that it holds this very job (resume). Returns job.json."""
+def prepare_out_dir(job: EmbedJob, resume: bool) -> tuple[dict, list[str]]:
+    """Create OUT (fresh) or check that it holds this very job (resume). Returns job.json, and
+    the fingerprint keys that differ from it: none, except for a finished job made by an older
+    release (CODE_SIDE_KEYS, or keys it did not record), which must not encode anything."""
     from rag.errors import InputError
 
     out = Path(job.out_dir)
@@ -583,7 +585,7 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
             )
         # Only a newer release's own settings differ and every shard is written: nothing will
         # be encoded again, so the finished shards stay valid (for --build-index, say).
-        return saved
+        return saved, changed
     if not restart and out.exists() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not an embedding job's folder: choose another --out")
     try:
@@ -592,7 +594,7 @@ def prepare_out_dir(job: EmbedJob, resume: bool) -> dict:
         raise InputError(f"cannot create --out {out}: {exc.strerror or exc}") from exc
     saved = {"fingerprint": fingerprint, "started": _now()}
     _atomic_json(job_file, saved)
-    return saved
+    return saved, []
 
 
 def _fingerprint_changes(before: dict, now: dict) -> list[str]:
@@ -661,11 +663,8 @@ def run_job(
 
         check_ray((ray_options or {}).get("address"))  # before the output folder is touched
     t_start = time.perf_counter()
-    state = prepare_out_dir(job, resume)
+    state, release_drift = prepare_out_dir(job, resume)
     out = Path(job.out_dir)
-    saved_print = state.get("fingerprint", {})
-    # Non-empty only for a finished job made by an older release (prepare_out_dir refuses the rest)
-    release_drift = _fingerprint_changes(saved_print, job.fingerprint())
     shards_dir = out / "shards"
     for stale in shards_dir.glob(".part-*.tmp-*"):
         stale.unlink(missing_ok=True)  # left by a killed writer; never a finished shard

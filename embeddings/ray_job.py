@@ -26,6 +26,10 @@ import numpy as np
 # How long to wait for a TCP connection to an explicit --address before saying it is unreachable.
 # ray.init itself retries a closed or wrong address without end.
 REACH_TIMEOUT_S = 5.0
+# What --address should name, for the messages that say it was wrong.
+ADDRESS_HELP = (
+    "--address takes the head node's GCS port (6379 by default) or ray://HOST:10001 for Ray Client"
+)
 
 
 class ShardEncoder:
@@ -222,9 +226,8 @@ def check_ray(address: str | None) -> None:
         # Something else listens there (the dashboard, a web server): ray.init would wait on it
         # for ever.
         raise InputError(
-            f"{address} answers, but not as a Ray cluster (no gRPC there): --address takes the "
-            f"head node's GCS port (6379 by default; ray://HOST:10001 for Ray Client), not the "
-            f"dashboard's 8265"
+            f"{address} answers, but not as a Ray cluster (no gRPC there): {ADDRESS_HELP}, not "
+            f"the dashboard's 8265"
         )
 
 
@@ -304,9 +307,9 @@ def _start_ray(ray, address: str | None, connect_timeout: float | None = None) -
 
 def _give_up(address: str, seconds: float) -> None:
     sys.stderr.write(  # on a line of its own, after the progress bar's
-        f"\nerror: no answer from Ray at {address} after {seconds:g} s: --address takes the head "
-        f"node's GCS port (6379 by default) or ray://HOST:10001 (RAG_RAY_CONNECT_TIMEOUT sets "
-        f"the wait); the finished shards are kept: rerun with --resume\n"
+        f"\nerror: no answer from Ray at {address} after {seconds:g} s: {ADDRESS_HELP} "
+        f"(RAG_RAY_CONNECT_TIMEOUT sets the wait); the finished shards are kept: rerun with "
+        f"--resume\n"
     )
     sys.stderr.flush()
     os._exit(2)

@@ -3,7 +3,10 @@ giving the vectors torch gives (cosine), and the batch job running on it."""
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,23 +106,28 @@ def test_job_on_onnx_matches_torch_job(tmp_path, corpus_jsonl, tiny_model_dir):
     assert _cosines(vectors_of(a), vectors_of(b)).min() > 0.9999
 
 
+def _int8_job(out, corpus, model) -> EmbedJob:
+    return EmbedJob(
+        inputs=(str(corpus),), out_dir=out, model=str(model), backend="onnx-int8", shard_size=16
+    )
+
+
+@contextmanager
+def _fingerprint(job: EmbedJob):
+    """The fingerprint in the job's job.json, to edit in place (as an older release wrote it)."""
+    job_file = Path(job.out_dir) / "job.json"
+    state = json.loads(job_file.read_text())
+    yield state["fingerprint"]
+    job_file.write_text(json.dumps(state))
+
+
 def test_resume_refuses_a_job_from_another_onnx_recipe(tmp_path, corpus_jsonl, tiny_model_dir):
     """A job started by code that built its int8 graph another way cannot be finished exactly:
     resume says so instead of mixing the two kinds of vectors."""
-    import json
-
-    job = EmbedJob(
-        inputs=(str(corpus_jsonl),),
-        out_dir=tmp_path / "job",
-        model=str(tiny_model_dir),
-        backend="onnx-int8",
-        shard_size=16,
-    )
+    job = _int8_job(tmp_path / "job", corpus_jsonl, tiny_model_dir)
     run_job(job, progress=False, stop_after_shards=1)
-    job_file = tmp_path / "job" / "job.json"
-    state = json.loads(job_file.read_text())
-    del state["fingerprint"]["onnx_recipe"]  # as written before the recipe was recorded
-    job_file.write_text(json.dumps(state))
+    with _fingerprint(job) as saved:
+        del saved["onnx_recipe"]  # as written before the recipe was recorded
     with pytest.raises(InputError, match="onnx_recipe"):
         run_job(job, resume=True, progress=False)
 
@@ -130,23 +138,13 @@ def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
     """A finished job needs no encoding, so a newer release's recipe (or a setting it added)
     does not stop `--resume --build-index`; a shard lost since must not be re-encoded under the
     new recipe, and a setting the user changed is still refused."""
-    import json
-
     from embeddings.batch import build_index
 
-    job = EmbedJob(
-        inputs=(str(corpus_jsonl),),
-        out_dir=tmp_path / "job",
-        model=str(tiny_model_dir),
-        backend="onnx-int8",
-        shard_size=16,
-    )
+    job = _int8_job(tmp_path / "job", corpus_jsonl, tiny_model_dir)
     first = run_job(job, progress=False)
-    job_file = tmp_path / "job" / "job.json"
-    state = json.loads(job_file.read_text())
-    state["fingerprint"]["onnx_recipe"] -= 1  # as if made by an older release,
-    del state["fingerprint"]["batch_tokens"]  # from before the token cap was recorded
-    job_file.write_text(json.dumps(state))
+    with _fingerprint(job) as saved:
+        saved["onnx_recipe"] -= 1  # as if made by an older release,
+        del saved["batch_tokens"]  # from before the token cap was recorded
     shards = read_shards(job.out_dir)
 
     again = run_job(job, resume=True, progress=False)

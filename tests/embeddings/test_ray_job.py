@@ -69,6 +69,18 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+def _embed_on_ray(corpus, out: Path, address: str, model=None, timeout: int = 120, **env):
+    """The real CLI in a fresh process (no Ray started by another test), `--engine ray`."""
+    import os
+
+    model_args = ["--model", str(model)] if model else []
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "embed", str(corpus), "--out", str(out), *model_args,
+         "--engine", "ray", "--address", address],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, env={**os.environ, **env},
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("scheme", ["", "ray://"])
 def test_unreachable_cluster_is_one_line_and_writes_nothing(
     tmp_path, corpus_jsonl, tiny_model_dir, scheme
@@ -78,11 +90,7 @@ def test_unreachable_cluster_is_one_line_and_writes_nothing(
     pytest.importorskip("ray")
     out = tmp_path / "out"
     address = f"{scheme}127.0.0.1:{_closed_port()}"
-    proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(out),
-         "--model", str(tiny_model_dir), "--engine", "ray", "--address", address],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = _embed_on_ray(corpus_jsonl, out, address, tiny_model_dir)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
@@ -114,11 +122,7 @@ def test_an_address_where_something_else_listens_is_one_line(
     pytest.importorskip("ray")
     out = tmp_path / "out"
     address = f"{scheme}127.0.0.1:{web_server}"
-    proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(out),
-         "--model", str(tiny_model_dir), "--engine", "ray", "--address", address],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    proc = _embed_on_ray(corpus_jsonl, out, address, tiny_model_dir)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -148,7 +152,6 @@ def test_a_silent_port_is_refused_and_a_real_gcs_is_accepted(local_ray, monkeypa
 def test_a_port_where_ray_waits_for_ever_ends_in_one_line(tmp_path, corpus_jsonl, tiny_model_dir):
     """A gRPC server that is not Ray's passes the probe, and ray.init waits on it without end
     (measured: still waiting after 300 s); the CLI gives up after RAG_RAY_CONNECT_TIMEOUT."""
-    import os
     import time
 
     pytest.importorskip("ray")
@@ -162,12 +165,9 @@ def test_a_port_where_ray_waits_for_ever_ends_in_one_line(tmp_path, corpus_jsonl
     address = f"127.0.0.1:{port}"
     t0 = time.monotonic()
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(out),
-             "--model", str(tiny_model_dir), "--engine", "ray", "--address", address],
-            cwd=REPO, capture_output=True, text=True, timeout=240,
-            env={**os.environ, "RAG_RAY_CONNECT_TIMEOUT": "10"},
-        )  # fmt: skip
+        proc = _embed_on_ray(
+            corpus_jsonl, out, address, tiny_model_dir, timeout=240, RAG_RAY_CONNECT_TIMEOUT="10"
+        )
     finally:
         server.stop(0)
     assert proc.returncode == 2, proc.stderr
@@ -187,14 +187,7 @@ def test_a_port_where_ray_waits_for_ever_ends_in_one_line(tmp_path, corpus_jsonl
     ],
 )
 def test_a_bad_connect_timeout_is_one_line(tmp_path, corpus_jsonl, value, message):
-    import os
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "embed", str(corpus_jsonl), "--out", str(tmp_path / "o"),
-         "--engine", "ray", "--address", "127.0.0.1:1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "RAG_RAY_CONNECT_TIMEOUT": value},
-    )  # fmt: skip
+    proc = _embed_on_ray(corpus_jsonl, tmp_path / "o", "127.0.0.1:1", RAG_RAY_CONNECT_TIMEOUT=value)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [f"error: {message}"]
     assert not (tmp_path / "o").exists()
