@@ -1,26 +1,48 @@
 # The two commands: `make run` (install, index seeds/, chat at http://127.0.0.1:7860) and
 # `make test` (install, then the whole test suite). `make setup` is idempotent: a second run
-# only checks a stamp.
+# only checks a stamp. Every install is constrained by requirements.lock (exact versions of
+# everything the project, its extras and the set-up tools install); `make lock` refreshes it.
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.setup-stamp
 EXTRAS ?= ui,dev,ray,onnx
-# CPU build of torch unless an NVIDIA GPU is present (an unpinned torch pulls GBs of CUDA).
-TORCH  ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo torch || echo torch==2.13.0)
+LOCK   := requirements.lock
+PIP    := $(BIN)/python -m pip install -q -c $(LOCK)
+# torch's release comes from the lock. Without an NVIDIA GPU pip takes the CPU build of it
+# where one lies on disk (these machines keep it there); with a GPU, never the CPU build.
+TORCH_VERSION := $(shell sed -n 's/^torch==\([0-9.]*\).*/\1/p' $(LOCK))
+TORCH  ?= $(if $(shell command -v nvidia-smi),torch!=$(TORCH_VERSION)+cpu,torch)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast lint browser-deps clean
+.PHONY: setup run test test-fast lint lock check-env browser-deps clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# --no-build-isolation: the project is built with the locked setuptools, not whatever the
+# registry serves that day.
+$(STAMP): pyproject.toml Makefile $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(PIP) pip setuptools wheel
+	$(PIP) "$(TORCH)"
+	$(PIP) --no-build-isolation -e ".[$(EXTRAS)]"
 	@touch $(STAMP)
+
+# Refresh requirements.lock on purpose: after a dependency changes in pyproject.toml or
+# requirements.in (other pins kept), or `make lock LOCK_ARGS=--upgrade` for the newest releases
+# of everything; then `make test` and commit the lock with what changed.
+LOCK_ARGS ?=
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) uv
+	$(BIN)/uv pip compile pyproject.toml requirements.in --all-extras --universal \
+	  --custom-compile-command "make lock" $(LOCK_ARGS) -o $(LOCK)
+
+# Fails, naming the package, when what is installed differs from the lock or pip check finds
+# a conflict.
+check-env: setup
+	$(BIN)/python scripts/check_env.py $(LOCK)
 
 run: setup
 	$(BIN)/rag serve
@@ -35,10 +57,10 @@ browser-deps:
 	  else echo "chromium/chromedriver not installed: browser tests will be skipped"; fi; \
 	fi
 
-test: setup browser-deps
+test: setup check-env browser-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test-fast: setup
+test-fast: setup check-env
 	$(BIN)/python -m pytest -q -m "not slow and not browser and not ray" $(PYTEST_ARGS)
 
 lint: setup

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 TABLES = Path(__file__).with_name("data") / "cldr_en_vi.json"
 
@@ -48,18 +50,21 @@ def _clean(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[dict[tuple[str, ...], tuple[str, ...]], dict[str, int], dict[str, str]]:
+def _tables() -> tuple[
+    dict[tuple[str, ...], tuple[str, ...]], dict[str, int], dict[str, tuple[str, ...]]
+]:
     """(English name words -> Vietnamese names, English month -> number, English unit word ->
-    Vietnamese unit word), all keys lower case, from the shipped JSON."""
+    Vietnamese unit words), all keys lower case, from the shipped JSON."""
     data = json.loads(TABLES.read_text(encoding="utf-8"))
     names = {tuple(k.split(" ")): tuple(v) for k, v in data["names"].items()}
-    return names, data["months"], data["units"]
+    units = {k: tuple(v) for k, v in data["units"].items()}
+    return names, data["months"], units
 
 
 def extract_tables() -> dict:
     """The tables from Babel's CLDR data, in the JSON form TABLES holds."""
     from babel import Locale
-    from babel.localedata import load
+    from babel.localedata import LocaleDataDict, load
 
     en, vi = Locale("en"), Locale("vi")
     names: dict[tuple[str, ...], set[str]] = {}
@@ -93,17 +98,21 @@ def extract_tables() -> dict:
         for n, name in en.months["format"][width].items():
             months[name.lower().rstrip(".")] = int(n)
 
-    units: dict[str, str] = {}
-    en_units, vi_units = load("en")["unit_patterns"], load("vi")["unit_patterns"]
-    for key, vi_forms in vi_units.items():
-        vi_word = _unit_word(vi_forms)
-        if not vi_word or key not in en_units:
+    units: dict[str, list[str]] = {}
+    # LocaleDataDict resolves CLDR aliases, which Babel stores in two shapes: a bare Alias, or
+    # (Alias, overrides) since Babel 2.19.
+    en_units = LocaleDataDict(load("en"))["unit_patterns"]
+    vi_units = LocaleDataDict(load("vi"))["unit_patterns"]
+    for key in vi_units:
+        vi_words = _unit_words(vi_units[key])
+        if not vi_words or key not in en_units:
             continue
         # Long English forms only: the short ones ("in", "m", "h") are ordinary words or letters.
-        for pattern in en_units[key].get("long", {}).values():
+        for pattern in _patterns(en_units[key], "long").values():
             word = pattern.replace("{0}", "").strip()
-            if word.isalpha() and word.lower() != vi_word.lower():
-                units.setdefault(word.lower(), vi_word)
+            if word.isalpha() and word.lower() not in {w.lower() for w in vi_words}:
+                known = units.setdefault(word.lower(), [])
+                known.extend(w for w in vi_words if w not in known)
     return {
         "source": f"Unicode CLDR via Babel {_babel_version()}",
         "names": {" ".join(k): sorted(v) for k, v in sorted(names.items())},
@@ -125,15 +134,27 @@ def write_tables(path: Path = TABLES) -> Path:
     return path
 
 
-def _unit_word(forms) -> str | None:
-    """The Vietnamese word of a CLDR unit pattern ("{0} giờ" -> "giờ")."""
+def _patterns(forms: Mapping[str, Any], length: str) -> Mapping[str, str]:
+    """The plural patterns of one length of a unit ({} when CLDR has none). `forms` is a
+    LocaleDataDict, whose item access resolves aliases; anything not a mapping is no pattern."""
+    value = forms.get(length, {})
+    return value if isinstance(value, Mapping) else {}
+
+
+def _unit_words(forms: Mapping[str, Any]) -> list[str]:
+    """The Vietnamese words of a CLDR unit, long form first, then the word of its "per" pattern
+    ("{0} tiếng", "{0}/giờ" -> ["tiếng", "giờ"]): news writes either."""
+    words: list[str] = []
     for length in ("long", "short"):
-        pattern = forms.get(length, {}).get("other") if length in forms else None
-        if pattern:
-            word = pattern.replace("{0}", "").strip()
-            if word and "{" not in word and "/" not in word:
-                return word
-    return None
+        patterns = _patterns(forms, length)
+        per = patterns.get("per", "")
+        candidates = [patterns.get("other", "").replace("{0}", "")]
+        if per.startswith("{0}/"):
+            candidates.append(per[len("{0}/") :])
+        for word in (c.strip() for c in candidates):
+            if word and "{" not in word and "/" not in word and word not in words:
+                words.append(word)
+    return words
 
 
 def _number(word: str) -> int | None:
@@ -169,8 +190,7 @@ def vietnamese_forms(question: str) -> list[str]:
                 out.append(f"{day}/{m}")
         number = _number(w)
         if number is not None and i + 1 < len(words):
-            unit = units.get(words[i + 1].lower())
-            if unit:
+            for unit in units.get(words[i + 1].lower(), ()):
                 out.append(f"{number} {unit}")
                 if number in _VI_NUMBERS:
                     out.append(f"{_VI_NUMBERS[number]} {unit}")
