@@ -2,8 +2,10 @@
 ingest, and retrieve -> answer for questions.
 
 An Assistant holds what is expensive to load (the encoder, the loaded index snapshot) and is
-shared by the CLI, the web UI and the evaluation. It reloads the snapshot when another process
-commits a new generation, so the chat keeps answering during and after an ingest.
+shared by the CLI, the web UI and the evaluation. It reloads the snapshot when a writer (this
+process or another) commits a new generation, so the chat keeps answering during and after an
+ingest. Every request leases one snapshot for its whole run (rag.store.SnapshotHolder): it
+answers from one generation, and a commit never closes the files under it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from rag.chunk import chunk_article, passage_for_embedding
 from rag.errors import InputError, ModelMismatchError
 from rag.load import load_paths
 from rag.settings import DEFAULT_MODEL, Settings
-from rag.store import Snapshot, Store
+from rag.store import Snapshot, SnapshotHolder, Store
 from rag.types import Answer, Article, Chunk, Hit, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ class Assistant:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = Store(settings.index_dir)
-        self._snapshot: Snapshot | None = None
+        self._snapshots = SnapshotHolder(self.store)
         self._choice = None
         self._backend_encoder = None  # (encoder, the same run by settings.embed_backend)
         self._retriever = None
@@ -66,9 +68,9 @@ class Assistant:
     def _requested_model(self) -> str:
         """The configured model; for an existing index and an untouched default, the index's
         own model, so `rag ask --index DIR` uses whatever built DIR."""
-        snap = self._current_snapshot(required=False)
-        if snap is not None and snap.model and self.settings.embed_model == DEFAULT_MODEL:
-            return snap.model
+        with self._snapshots.lease(required=False) as snap:
+            if snap is not None and snap.model and self.settings.embed_model == DEFAULT_MODEL:
+                return snap.model
         return self.settings.embed_model
 
     @property
@@ -91,19 +93,10 @@ class Assistant:
 
     # ---- snapshot ----------------------------------------------------------------------
     def _current_snapshot(self, required: bool = True) -> Snapshot | None:
-        with self._lock:
-            gen = self.store.current_generation()
-            if gen is None:
-                if required:
-                    self.store.open()  # raises IndexMissingError with the how-to
-                return None
-            if self._snapshot is None or self._snapshot.generation != gen:
-                old = self._snapshot
-                self._snapshot = self.store.open()
-                self._retriever = None
-                if old is not None:
-                    old.close()
-            return self._snapshot
+        """The current snapshot without a lease: for a single thread that reads it before the
+        next commit (scripts, tests). Request handlers use ``self._snapshots.lease()``."""
+        with self._snapshots.lease(required) as snap:
+            return snap
 
     def _check_model(self, snap: Snapshot) -> None:
         if snap.model is None or snap.size == 0:
@@ -119,17 +112,28 @@ class Assistant:
             )
 
     def retriever(self):
+        """The current snapshot's retriever, without a lease (see _current_snapshot)."""
+        with self._snapshots.lease() as snap:
+            return self._retriever_for(snap)
+
+    def _retriever_for(self, snap: Snapshot):
+        """The retriever over ``snap`` (leased by the caller); the current one's is kept."""
         from rag.retrieve import Retriever
 
-        snap = self._current_snapshot()
         with self._lock:
-            if self._retriever is None or self._retriever.snapshot is not snap:
-                encoder = None
-                if snap.model is not None:
-                    self._check_model(snap)
-                    encoder = self.encoder
-                self._retriever = Retriever(snap, encoder, self.settings.dense_weight)
-            return self._retriever
+            cached = self._retriever
+            if cached is not None and cached.snapshot is snap:
+                return cached
+            encoder = None
+            if snap.model is not None:
+                self._check_model(snap)
+                encoder = self.encoder
+            retriever = Retriever(snap, encoder, self.settings.dense_weight)
+            # A reader still on a superseded snapshot gets a retriever of its own, uncached, so
+            # the cache never pins an old generation in memory.
+            if snap is self._snapshots.peek():
+                self._retriever = retriever
+            return retriever
 
     # ---- ingest ------------------------------------------------------------------------
     def ingest(
@@ -158,53 +162,62 @@ class Assistant:
                             device=self.settings.device,
                             batch_size=self.settings.batch_size,
                         )
-                base = None
+                return self._ingest_into(None, items, progress, t0)
+            with self._snapshots.lease(required=False) as base:
+                return self._ingest_into(base, items, progress, t0)
+
+    def _ingest_into(
+        self,
+        base: Snapshot | None,
+        items: Iterable[Article | Skipped],
+        progress: bool,
+        t0: float,
+    ) -> IngestReport:
+        """Ingest onto ``base`` (leased by the caller, None for a new index); under the lock."""
+        skipped: list[Skipped] = []
+        new: list[tuple[Article, list[Chunk]]] = []
+        seen: set[str] = set()
+        unchanged = 0
+        chunk_size, overlap = self._chunking(base)
+        for item in items:
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                continue
+            if item.id in seen or (base is not None and base.has_article(item.id)):
+                unchanged += 1
+                continue
+            seen.add(item.id)
+            chunks = chunk_article(item, chunk_size, overlap)
+            if chunks:
+                new.append((item, chunks))
             else:
-                base = self._current_snapshot(required=False)
-            skipped: list[Skipped] = []
-            new: list[tuple[Article, list[Chunk]]] = []
-            seen: set[str] = set()
-            unchanged = 0
-            chunk_size, overlap = self._chunking(base)
-            for item in items:
-                if isinstance(item, Skipped):
-                    skipped.append(item)
-                    continue
-                if item.id in seen or (base is not None and base.has_article(item.id)):
-                    unchanged += 1
-                    continue
-                seen.add(item.id)
-                chunks = chunk_article(item, chunk_size, overlap)
-                if chunks:
-                    new.append((item, chunks))
-                else:
-                    skipped.append(Skipped(item.source, "no text to index"))
-            if not new:
-                return IngestReport(0, unchanged, 0, tuple(skipped), time.perf_counter() - t0)
-            encoder = self.encoder
-            if base is not None and base.size > 0:
-                self._check_model(base)
-                if base.model is None:
-                    encoder = None  # keep a BM25-only index consistent: no half-embedded rows
-            vectors = None
-            if encoder is not None:
-                passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
-                vectors = self._embed(self._passage_encoder(encoder), passages, progress)
-            self.store.write_generation(
-                base=base,
-                add=new,
-                vectors=vectors,
-                model=encoder.model_id if encoder is not None else None,
-                dim=encoder.dim if encoder is not None else None,
-                settings_info={
-                    "chunk_size": chunk_size,
-                    "chunk_overlap": overlap,
-                    "requested_model": self.choice.requested,
-                    "embed_backend": self.settings.embed_backend if encoder else None,
-                    "query_prompt": encoder.spec.query_prompt if encoder else None,
-                    "passage_prompt": encoder.spec.passage_prompt if encoder else None,
-                },
-            )
+                skipped.append(Skipped(item.source, "no text to index"))
+        if not new:
+            return IngestReport(0, unchanged, 0, tuple(skipped), time.perf_counter() - t0)
+        encoder = self.encoder
+        if base is not None and base.size > 0:
+            self._check_model(base)
+            if base.model is None:
+                encoder = None  # keep a BM25-only index consistent: no half-embedded rows
+        vectors = None
+        if encoder is not None:
+            passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
+            vectors = self._embed(self._passage_encoder(encoder), passages, progress)
+        self.store.write_generation(
+            base=base,
+            add=new,
+            vectors=vectors,
+            model=encoder.model_id if encoder is not None else None,
+            dim=encoder.dim if encoder is not None else None,
+            settings_info={
+                "chunk_size": chunk_size,
+                "chunk_overlap": overlap,
+                "requested_model": self.choice.requested,
+                "embed_backend": self.settings.embed_backend if encoder else None,
+                "query_prompt": encoder.spec.query_prompt if encoder else None,
+                "passage_prompt": encoder.spec.passage_prompt if encoder else None,
+            },
+        )
         n_chunks = sum(len(c) for _, c in new)
         return IngestReport(
             added=len(new),
@@ -260,8 +273,7 @@ class Assistant:
             return run(bar.update)
 
     def delete(self, article_id: str) -> bool:
-        with self.store.lock(timeout=LOCK_WAIT_SECONDS):
-            base = self._current_snapshot(required=False)
+        with self.store.lock(timeout=LOCK_WAIT_SECONDS), self._snapshots.lease(False) as base:
             if base is None or not base.has_article(article_id):
                 return False
             self.store.write_generation(
@@ -281,9 +293,10 @@ class Assistant:
         self, query: str, k: int | None = None, mode: str | None = None, rerank: bool | None = None
     ) -> list[Hit]:
         query = clean_question(query)
-        retriever = self.retriever()
-        mode = retriever.effective_mode(mode or self.settings.retriever)
-        return self._retrieve(retriever, query, k or self.settings.top_k, mode, rerank)
+        with self._snapshots.lease() as snap:
+            retriever = self._retriever_for(snap)
+            mode = retriever.effective_mode(mode or self.settings.retriever)
+            return self._retrieve(retriever, query, k or self.settings.top_k, mode, rerank)
 
     def reranker(self):
         """The cross-encoder stage (rag.rerank), loaded on first use; it switches itself off,
@@ -326,16 +339,33 @@ class Assistant:
         rerank: bool | None = None,
         answer_mode: str | None = None,
     ) -> Answer:
-        from dataclasses import replace
-
-        from rag.answer import compose
         from rag.chat import rewrite
 
         question = clean_question(question)
         # A follow-up ("còn hiệp ước năm 2000 thì sao?") is answered as its standalone form.
         rewritten = rewrite(question, history)
         query = clean_question(rewritten) if rewritten else question
-        retriever = self.retriever()
+        # One snapshot from retrieval to the last title looked up: the answer is of one
+        # generation, and a commit meanwhile closes nothing this request still reads.
+        with self._snapshots.lease() as snap:
+            return self._ask(snap, question, query, rewritten, top_k, mode, rerank, answer_mode)
+
+    def _ask(
+        self,
+        snap: Snapshot,
+        question: str,
+        query: str,
+        rewritten: str | None,
+        top_k: int | None,
+        mode: str | None,
+        rerank: bool | None,
+        answer_mode: str | None,
+    ) -> Answer:
+        from dataclasses import replace
+
+        from rag.answer import compose
+
+        retriever = self._retriever_for(snap)
         requested = mode or self.settings.retriever
         used = retriever.effective_mode(requested)
         hits = self._retrieve(retriever, query, top_k or self.settings.top_k, used, rerank)
@@ -347,7 +377,7 @@ class Assistant:
         answer = compose(
             query, hits, retriever.idf, mode=used, model=model, titles=titles, known=retriever.known
         )
-        warnings = self.warnings(requested_mode=requested, used_mode=used)
+        warnings = self._warnings(snap, requested_mode=requested, used_mode=used)
         if (answer_mode or self.settings.answer_mode) == "llm":
             answer, llm_warnings = self._llm_answer(query, hits, answer, used, model)
             warnings.extend(llm_warnings)
@@ -372,7 +402,10 @@ class Assistant:
 
     def model_warning(self) -> str | None:
         """Why the model in use is not the one configured, if it is not; None otherwise."""
-        snap = self._current_snapshot(required=False)
+        with self._snapshots.lease(required=False) as snap:
+            return self._model_warning(snap)
+
+    def _model_warning(self, snap: Snapshot | None) -> str | None:
         if snap is None or snap.model is None:
             return None
         if self.choice.warning:
@@ -388,9 +421,14 @@ class Assistant:
     def warnings(
         self, requested_mode: str | None = None, used_mode: str | None = None
     ) -> list[str]:
+        with self._snapshots.lease(required=False) as snap:
+            return self._warnings(snap, requested_mode, used_mode)
+
+    def _warnings(
+        self, snap: Snapshot | None, requested_mode: str | None, used_mode: str | None
+    ) -> list[str]:
         out = []
-        snap = self._current_snapshot(required=False)
-        model_warning = self.model_warning()
+        model_warning = self._model_warning(snap)
         if model_warning:
             out.append(model_warning)
         if requested_mode and used_mode and requested_mode != used_mode:
@@ -404,7 +442,10 @@ class Assistant:
 
     # ---- corpus ------------------------------------------------------------------------
     def info(self) -> dict:
-        snap = self._current_snapshot(required=False)
+        with self._snapshots.lease(required=False) as snap:
+            return self._info(snap)
+
+    def _info(self, snap: Snapshot | None) -> dict:
         base = {
             "index_dir": str(self.store.root),
             "exists": snap is not None,
@@ -419,7 +460,7 @@ class Assistant:
         warning = None
         if snap.model is not None:
             model_in_use = self.encoder.model_id if self.encoder is not None else None
-            warning = self.model_warning()
+            warning = self._model_warning(snap)
         base.update(
             {
                 "generation": snap.generation,
@@ -443,18 +484,17 @@ class Assistant:
         return base
 
     def articles(self) -> list[dict]:
-        snap = self._current_snapshot(required=False)
-        return snap.articles() if snap is not None else []
+        with self._snapshots.lease(required=False) as snap:
+            return snap.articles() if snap is not None else []
 
     def article(self, article_id: str) -> Article | None:
-        snap = self._current_snapshot(required=False)
-        return snap.article(article_id) if snap is not None else None
+        with self._snapshots.lease(required=False) as snap:
+            return snap.article(article_id) if snap is not None else None
 
     def close(self) -> None:
         with self._lock:
-            if self._snapshot is not None:
-                self._snapshot.close()
-                self._snapshot = None
+            self._retriever = None
+        self._snapshots.close()
 
 
 def build_index(

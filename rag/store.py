@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -127,7 +128,12 @@ class StoredChunk:
 
 
 class Snapshot:
-    """One loaded, read-only generation of the index."""
+    """One loaded, read-only generation of the index.
+
+    Readers share it across threads. Its lifetime is counted: the owner (whoever opened it, e.g.
+    a SnapshotHolder) holds one reference and each reader one more (acquire()/release()), and
+    the SQLite connection, FAISS and BM25 are dropped only when the last one is released, so a
+    new generation never closes the files under a request that is still reading this one."""
 
     def __init__(self, root: Path, gen_dir: Path, manifest: dict, faiss_index, bm25: BM25Index):
         self.root = root
@@ -135,9 +141,16 @@ class Snapshot:
         self.manifest = manifest
         self.faiss = faiss_index
         self.bm25 = bm25
+        # One connection, used by many threads: sqlite3 is built serialized here (threadsafety
+        # 3), and _query also serializes it, so the shared statement cache and cursors of the
+        # Python module are never used by two threads at once. Queries take milliseconds.
         self._db = sqlite3.connect(
             f"file:{gen_dir / 'rows.sqlite'}?mode=ro", uri=True, check_same_thread=False
         )
+        self._db_lock = threading.Lock()
+        self._refs = 1
+        self._refs_lock = threading.Lock()
+        self._closed = False
 
     @property
     def generation(self) -> str:
@@ -151,15 +164,46 @@ class Snapshot:
     def size(self) -> int:
         return int(self.manifest["counts"]["chunks"])
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def acquire(self) -> bool:
+        """One more reader; False when the snapshot is already closed (nothing acquired)."""
+        with self._refs_lock:
+            if self._closed:
+                return False
+            self._refs += 1
+            return True
+
+    def release(self) -> None:
+        """A reader (or the owner) is done; the last one closes the snapshot."""
+        with self._refs_lock:
+            self._refs -= 1
+            last = self._refs <= 0
+        if last:
+            self.close()
+
     def close(self) -> None:
-        self._db.close()
+        """Close at once (the owner of a snapshot nobody else reads); safe to call twice."""
+        with self._refs_lock:
+            self._closed = True
+        with self._db_lock:
+            self._db.close()
+        # Drop the arrays now, not when the last stray reference goes: RSS follows generations.
+        self.faiss = None
+        self.bm25 = None
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, params).fetchall()
 
     def chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
         """The chunks at ``rows`` (FAISS/BM25 positions), in the order asked."""
         if not rows:
             return []
         marks = ",".join("?" * len(rows))
-        cur = self._db.execute(
+        cur = self._query(
             f"SELECT c.row, c.article_id, c.idx, c.text, c.start, c.end, a.title "
             f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.row IN ({marks})",
             [int(r) for r in rows],
@@ -168,23 +212,23 @@ class Snapshot:
         return [found[r] for r in rows if r in found]
 
     def article(self, article_id: str) -> Article | None:
-        row = self._db.execute(
+        rows = self._query(
             "SELECT id, title, text, source, date FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
-        return Article(*row) if row else None
+        )
+        return Article(*rows[0]) if rows else None
 
     def article_meta(self, article_ids: Sequence[str]) -> dict[str, dict]:
         if not article_ids:
             return {}
         ids = list(dict.fromkeys(article_ids))
         marks = ",".join("?" * len(ids))
-        cur = self._db.execute(
+        cur = self._query(
             f"SELECT id, title, source, date FROM articles WHERE id IN ({marks})", ids
         )
         return {r[0]: {"title": r[1], "source": r[2], "date": r[3]} for r in cur}
 
     def articles(self) -> list[dict]:
-        cur = self._db.execute(
+        cur = self._query(
             "SELECT a.id, a.title, a.source, a.date, COUNT(c.row), length(a.text) "
             "FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
             "GROUP BY a.id ORDER BY a.added_at, a.id"
@@ -195,14 +239,31 @@ class Snapshot:
         ]
 
     def has_article(self, article_id: str) -> bool:
-        q = "SELECT 1 FROM articles WHERE id = ?"
-        return self._db.execute(q, (article_id,)).fetchone() is not None
+        return bool(self._query("SELECT 1 FROM articles WHERE id = ?", (article_id,)))
+
+    def rows_of(self, article_ids: Sequence[str]) -> list[int]:
+        """The chunk rows of these articles."""
+        if not article_ids:
+            return []
+        marks = ",".join("?" * len(article_ids))
+        q = f"SELECT row FROM chunks WHERE article_id IN ({marks})"
+        return [r[0] for r in self._query(q, list(article_ids))]
 
     def all_chunk_texts(self) -> Iterator[tuple[str, str]]:
-        yield from self._db.execute(
-            "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
-            "ORDER BY c.row"
-        )
+        # Streamed through a connection of its own: holding _db_lock across yields would stall
+        # every other reader of this snapshot for the whole scan.
+        db = sqlite3.connect(f"file:{self.gen_dir / 'rows.sqlite'}?mode=ro", uri=True)
+        try:
+            yield from db.execute(
+                "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
+                "ORDER BY c.row"
+            )
+        finally:
+            db.close()
+
+    def backup_to(self, target: sqlite3.Connection) -> None:
+        with self._db_lock:
+            self._db.backup(target)
 
     def vectors(self) -> np.ndarray | None:
         if self.faiss is None:
@@ -211,6 +272,80 @@ class Snapshot:
         if n == 0:
             return np.zeros((0, self.faiss.d), dtype=np.float32)
         return self.faiss.reconstruct_n(0, n)
+
+
+class SnapshotHolder:
+    """The current snapshot of a Store, shared by the threads of a server.
+
+    ``with holder.lease() as snap:`` gives a reader the snapshot that is current when it
+    starts and keeps it open until the block ends, whatever writers commit meanwhile. When
+    CURRENT moves, the next lease loads the new generation (one thread loads; the others keep
+    leasing the old one meanwhile) and the old one closes when its last lease ends."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._snap: Snapshot | None = None
+        self._lock = threading.Lock()  # guards _snap
+        self._loading = threading.Lock()  # one loader at a time
+
+    @contextmanager
+    def lease(self, required: bool = True) -> Iterator[Snapshot | None]:
+        """The current snapshot, held open for the block; None when there is no index and
+        ``required`` is false (IndexMissingError when it is true)."""
+        snap = self._acquire(required)
+        try:
+            yield snap
+        finally:
+            if snap is not None:
+                snap.release()
+
+    def peek(self) -> Snapshot | None:
+        """The snapshot held now, without a lease (to compare identities, not to read)."""
+        return self._snap
+
+    def _leased(self, gen: str | None) -> Snapshot | None:
+        """The held snapshot, acquired, if it is generation ``gen`` (any, if ``gen`` is None)."""
+        with self._lock:
+            snap = self._snap
+            if snap is not None and (gen is None or snap.generation == gen) and snap.acquire():
+                return snap
+        return None
+
+    def _acquire(self, required: bool) -> Snapshot | None:
+        gen = self.store.current_generation()
+        if gen is not None and (snap := self._leased(gen)) is not None:
+            return snap
+        # CURRENT moved (or nothing is loaded yet). While another thread loads the new
+        # generation, keep answering from the one held rather than queueing behind the load.
+        if not self._loading.acquire(blocking=False):
+            if gen is not None and (snap := self._leased(None)) is not None:
+                return snap
+            self._loading.acquire()
+        try:
+            gen = self.store.current_generation()
+            if gen is None:
+                self._install(None)
+                if required:
+                    self.store.open()  # raises IndexMissingError with the how-to
+                return None
+            if (snap := self._leased(gen)) is not None:
+                return snap
+            new = self.store.open()
+            new.acquire()  # the caller's lease; the holder keeps the first reference
+            self._install(new)
+            return new
+        finally:
+            self._loading.release()
+
+    def _install(self, new: Snapshot | None) -> None:
+        with self._lock:
+            old, self._snap = self._snap, new
+        if old is not None:
+            old.release()  # the holder's reference: closes now, or when its last lease ends
+
+    def close(self) -> None:
+        """Drop the holder's reference (leases still open keep their snapshot until done)."""
+        self._install(None)
 
 
 def bm25_text(title: str, text: str) -> str:
@@ -295,9 +430,7 @@ class Store:
             raise IndexCorruptError(f"index {self.root}: the SQLite rows are missing: {rebuild}")
         snap = Snapshot(self.root, gen_dir, manifest, faiss_index, bm25)
         try:
-            rows = snap._db.execute(
-                "SELECT COUNT(*), COALESCE(MAX(row), -1) FROM chunks"
-            ).fetchone()
+            rows = snap._query("SELECT COUNT(*), COALESCE(MAX(row), -1) FROM chunks")[0]
         except sqlite3.DatabaseError:
             snap.close()
             raise IndexCorruptError(
@@ -393,7 +526,7 @@ class Store:
         db = sqlite3.connect(db_path)
         try:
             if base is not None:
-                base._db.backup(db)
+                base.backup_to(db)
             db.executescript(SCHEMA)
             with db:
                 if delete:
@@ -446,11 +579,7 @@ class Store:
         old = base.vectors() if base is not None and base.faiss is not None else None
         if old is not None and delete:
             keep = np.ones(old.shape[0], dtype=bool)
-            rows = base._db.execute(
-                f"SELECT row FROM chunks WHERE article_id IN ({','.join('?' * len(delete))})",
-                list(delete),
-            ).fetchall()
-            keep[[r[0] for r in rows]] = False
+            keep[base.rows_of(delete)] = False
             old = old[keep]
         allv = new if old is None else np.vstack([old, new])
         if allv.shape[0] != count:
