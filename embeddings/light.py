@@ -1,0 +1,187 @@
+"""Questions encoded without torch: ONNX Runtime and the `tokenizers` library.
+
+Answering one question from the shell should not cost the seconds that importing torch and
+sentence-transformers takes. So when a process that has the torch model loaded records it
+(`record`), the model's fp32 ONNX export (embeddings/onnx.py: the whole forward, pooling and
+normalization included) is written with its tokenizer and a small descriptor; a later process
+that only encodes questions loads that (`load`) after checking that the model's files are the
+ones it was exported from. Same graph, same token ids: the same vectors as the torch model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.onnx import cache_root
+
+DESCRIPTOR = "query.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """The prompts of the model (the Encoder's ModelSpec, without importing encoder.py's torch
+    helpers into a torch-free process)."""
+
+    query_prompt: str = ""
+    passage_prompt: str = ""
+    multilingual: bool = True
+
+
+def _pointer(model_id: str) -> Path:
+    return cache_root() / "by-model" / (hashlib.sha1(model_id.encode()).hexdigest()[:20] + ".json")
+
+
+def _fingerprint(source: Path) -> dict[str, list[int]]:
+    """Size and modification time of every file of the model directory: cheap to re-check on
+    each start, and any re-download or rebuild of the model changes it."""
+    out = {}
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and ".cache" not in path.parts:
+            st = path.stat()
+            out[str(path.relative_to(source))] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record(st_model, model_id: str, spec, source: Path) -> Path:
+    """Export ``st_model`` (loaded from the directory ``source``) for torch-free question
+    encoding and point ``model_id`` at it. Returns the descriptor's path."""
+    from embeddings.onnx import _input_names, onnx_model_path
+
+    onnx_path = onnx_model_path(st_model, quantize=False)
+    folder = onnx_path.parent
+    module = st_model[0]
+    tokenizer_path = folder / "tokenizer.json"
+    if not tokenizer_path.exists():
+        # The fast tokenizer's own backend: the exact pieces, normalizer and special tokens.
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        try:
+            module.tokenizer.backend_tokenizer.save(tmp)
+            os.replace(tmp, tokenizer_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    tok = module.tokenizer
+    descriptor = {
+        "version": VERSION,
+        "model_id": model_id,
+        "onnx": onnx_path.name,
+        "tokenizer": tokenizer_path.name,
+        "max_length": int(module.max_seq_length),
+        "lower_case": bool(getattr(module, "do_lower_case", False)),
+        "pad_id": int(tok.pad_token_id or 0),
+        "pad_token": str(tok.pad_token or "[PAD]"),
+        "input_names": list(_input_names(st_model)),
+        "dim": int(
+            (
+                getattr(st_model, "get_embedding_dimension", None)
+                or st_model.get_sentence_embedding_dimension
+            )()
+        ),
+        "query_prompt": spec.query_prompt,
+        "passage_prompt": spec.passage_prompt,
+        "multilingual": bool(spec.multilingual),
+        "source": str(source.resolve()),
+        "fingerprint": _fingerprint(source),
+    }
+    _write_json(folder / DESCRIPTOR, descriptor)
+    _write_json(_pointer(model_id), {"descriptor": str(folder / DESCRIPTOR)})
+    return folder / DESCRIPTOR
+
+
+def load(model_id: str) -> QueryEncoder | None:
+    """The torch-free encoder recorded for ``model_id``, or None when there is none or the
+    model's files changed since (the caller then loads the torch model as usual)."""
+    try:
+        pointer = json.loads(_pointer(model_id).read_text(encoding="utf-8"))
+        path = Path(pointer["descriptor"])
+        desc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if desc.get("version") != VERSION or desc.get("model_id") != model_id:
+        return None
+    source = Path(desc["source"])
+    if not source.is_dir() or _fingerprint(source) != desc["fingerprint"]:
+        return None
+    onnx_path, tokenizer_path = path.parent / desc["onnx"], path.parent / desc["tokenizer"]
+    if not onnx_path.is_file() or not tokenizer_path.is_file():
+        return None
+    return QueryEncoder(desc, onnx_path, tokenizer_path)
+
+
+class QueryEncoder:
+    """Encodes text like embeddings.encoder.Encoder (model_id, spec, dim, encode_*), through
+    the recorded ONNX graph, on one thread: a question is too little work to share."""
+
+    backend = "onnx-query"
+    on_cpu = True
+
+    def __init__(self, desc: dict, onnx_path: Path, tokenizer_path: Path) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_id: str = desc["model_id"]
+        self.spec = QuerySpec(desc["query_prompt"], desc["passage_prompt"], desc["multilingual"])
+        self._dim = int(desc["dim"])
+        self._lower = bool(desc["lower_case"])
+        self._names = tuple(desc["input_names"])
+        self._tok = Tokenizer.from_file(str(tokenizer_path))
+        self._tok.enable_truncation(max_length=int(desc["max_length"]))
+        self._tok.enable_padding(pad_id=int(desc["pad_id"]), pad_token=desc["pad_token"])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        batch = [prompt + (t.lower() if self._lower else t) for t in texts]
+        encoded = self._tok.encode_batch(batch)
+        columns = {
+            "input_ids": [e.ids for e in encoded],
+            "attention_mask": [e.attention_mask for e in encoded],
+            "token_type_ids": [e.type_ids for e in encoded],
+        }
+        inputs = {n: np.asarray(columns[n], dtype=np.int64) for n in self._names}
+        vectors = self._session.run(["sentence_embedding"], inputs)[0].astype(np.float32)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return np.ascontiguousarray(vectors)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.spec.query_prompt)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        out = [
+            self._encode(texts[i : i + 32], self.spec.passage_prompt)
+            for i in range(0, len(texts), 32)
+        ]
+        return np.vstack(out) if out else self._encode([], "")
