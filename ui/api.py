@@ -345,3 +345,49 @@ def _save_upload(f: UploadFile, tmp: Path, i: int, max_mb: int) -> tuple[str, Pa
                 check_upload(name, size, max_mb)  # raises with the size message
             out.write(chunk)
     return name, target
+
+
+# ---- /docs without a CDN ---------------------------------------------------------------------
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from files served by this server. FastAPI's own pages load
+    Swagger UI, ReDoc and a favicon from CDNs, which leaves them blank offline. The assets come
+    from the fastapi-offline package; without it, FastAPI's CDN pages are kept."""
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    try:
+        import fastapi_offline
+    except ImportError:
+        return
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    if not (assets / "swagger-ui-bundle.js").exists():
+        return
+    app.router.routes = [
+        r for r in app.router.routes if getattr(r, "path", None) not in ("/docs", "/redoc")
+    ]
+    app.mount("/api-docs-assets", StaticFiles(directory=assets), name="api-docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - API",
+            swagger_js_url=f"{root}/api-docs-assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/api-docs-assets/swagger-ui.css",
+            swagger_favicon_url=f"{root}/api-docs-assets/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - API",
+            redoc_js_url=f"{root}/api-docs-assets/redoc.standalone.js",
+            redoc_favicon_url=f"{root}/api-docs-assets/favicon.png",
+            with_google_fonts=False,
+        )

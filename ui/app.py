@@ -6,7 +6,9 @@ functions of ui.render; the handlers here only call the Assistant and pick what 
 """
 
 import inspect
+import json
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from rag.errors import RagError
 from ui import render
 from ui.feedback import FeedbackStore, feedback_path
-from ui.i18n import DEFAULT_LANG, EXAMPLES, LANG_CHOICES, t
+from ui.i18n import DEFAULT_LANG, EXAMPLES, LANG_CHOICES, LANGS, gradio_words, t
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, load_prepared, prepared_uploads
 
 if TYPE_CHECKING:
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 STREAM_DELAY_S = 0.05
 HISTORY_TURNS = 6  # earlier turns sent with a follow-up (for the rewritten standalone query)
 STATIC = Path(__file__).parent / "static"
+UNDO_S = 10  # how long a deleted article can be brought back
+POLL_S = 3.0  # how often the page checks whether the articles changed (an API upload/delete)
+SAVED_TURNS = 20  # turns kept in the browser's localStorage across reloads
 # No `from __future__ import annotations` in this module: Gradio finds the event-data argument
 # of a handler (gr.EventData, gr.LikeData, gr.SelectData) by evaluating its annotation, which
 # fails for the string annotations that import makes (gradio is imported lazily, inside
@@ -56,6 +61,14 @@ class ChatUI:
         # The reranker and the LLM answerer are options of the pipeline; the page offers them
         # only when this pipeline's ask() accepts them, and says so otherwise.
         self.can_rerank = "rerank" in params
+        # Offered only when a reranker model actually loads (done once, here, rather than on
+        # the first question); otherwise the checkbox is off and says why.
+        self.rerank_reason: str | None = None
+        if self.can_rerank and hasattr(assistant, "reranker"):
+            reranker = assistant.reranker()
+            if not reranker.available:
+                self.can_rerank = False
+                self.rerank_reason = reranker.warning or settings.reranker_model
         self.can_answer_mode = "answer_mode" in params
         self.answer_modes = ["extractive"] + (
             ["llm"] if settings.llm_url and self.can_answer_mode else []
@@ -75,7 +88,18 @@ class ChatUI:
             kwargs["rerank"] = bool(rerank)
         if self.can_answer_mode and answer:
             kwargs["answer_mode"] = answer
-        return self.assistant.ask(question, history, top_k=int(top_k), mode=mode or None, **kwargs)
+        answer = self.assistant.ask(
+            question, history, top_k=int(top_k), mode=mode or None, **kwargs
+        )
+        return replace(answer, warnings=self.own_warnings(answer))
+
+    def own_warnings(self, answer: "Answer") -> tuple[str, ...]:
+        """The warnings that belong to this answer alone. The standing ones (fallback model,
+        no vectors, reranker off) are shown once in the status line, not in every bubble."""
+        standing = {self.assistant.model_warning(), self.rerank_reason}
+        return tuple(
+            w for w in answer.warnings if w not in standing and "retrieval is unavailable" not in w
+        )
 
     def respond(self, message, turns, lang, mode, top_k, rerank, answer_mode):
         """Generator: the question appears at once, then the answer sentence by sentence, then
@@ -201,7 +225,30 @@ class ChatUI:
         return t("articles_count", lang, n=info.get("articles", 0), chunks=info.get("chunks", 0))
 
     def status(self, lang: str, mode: str | None = None) -> str:
-        return render.status_html(self.assistant.info(), lang, mode)
+        extra = [self.rerank_reason] if self.settings.rerank and self.rerank_reason else []
+        return render.status_html(self.assistant.info(), lang, mode, extra)
+
+    def generation(self) -> int | None:
+        """Which index generation is live: it changes with every upload or delete, from the
+        page or the HTTP API."""
+        return self.assistant.store.current_generation()
+
+    def refresh_if_changed(self, gen, lang, query, mode, deleted):
+        """Timer tick: new status line, table and counts when the index changed since this
+        page last looked; hides the undo offer when its time is up."""
+        import gradio as gr
+
+        now_gen = self.generation()
+        changed = now_gen != gen
+        expired = bool(deleted) and time.monotonic() > deleted[1]
+        return (
+            now_gen if changed else gr.skip(),
+            self.status(lang, mode) if changed else gr.skip(),
+            self.table(query) if changed else gr.skip(),
+            self.counts(lang) if changed else gr.skip(),
+            gr.update(visible=False) if expired else gr.skip(),
+            None if expired else gr.skip(),
+        )
 
     def ingest(self, files, lang, query, mode, progress=None):
         """Uploaded files -> index, with progress; the report says what was added, what was
@@ -253,24 +300,136 @@ class ChatUI:
             render.article_html(article, lang),
         )
 
+    def ask_delete(self, article_id, lang):
+        """First click on Delete: name the article and ask; nothing is deleted yet."""
+        import gradio as gr
+
+        article = self.assistant.article(article_id) if article_id else None
+        if article is None:
+            return gr.update(visible=False), gr.skip(), t("selected_none", lang)
+        title = render.md_escape(article.title)
+        return gr.update(visible=True), t("delete_confirm", lang, title=title), gr.skip()
+
     def delete(self, article_id, lang, query, mode):
-        if not article_id:
-            return (
-                t("selected_none", lang),
-                None,
-                self.table(query),
-                self.counts(lang),
-                self.status(lang, mode),
-                "",
+        """Confirmed: delete, and keep the article for UNDO_S seconds so Undo can re-add it."""
+        import gradio as gr
+
+        hide = gr.update(visible=False)
+        article = self.assistant.article(article_id) if article_id else None
+        if article is None or not self.assistant.delete(article_id):
+            return (hide, hide, gr.skip(), None, t("delete_missing", lang), None) + self._corpus(
+                lang, query, mode
             )
-        article = self.assistant.article(article_id)
-        ok = self.assistant.delete(article_id)
-        msg = (
-            t("deleted", lang, title=render.md_escape(article.title if article else article_id))
-            if ok
-            else t("delete_missing", lang)
+        title = render.md_escape(article.title)
+        return (
+            hide,
+            gr.update(visible=True),
+            t("deleted_undo", lang, title=title, s=UNDO_S),
+            [article, time.monotonic() + UNDO_S],
+            t("selected_none", lang),
+            None,
+        ) + self._corpus(lang, query, mode)
+
+    def undo(self, deleted, lang, query, mode):
+        import gradio as gr
+
+        hide = gr.update(visible=False)
+        if not deleted or time.monotonic() > deleted[1]:
+            return (hide, None, t("undo_expired", lang)) + (gr.skip(),) * 5
+        article = deleted[0]
+        try:
+            self.assistant.ingest_articles([article])
+        except RagError as exc:
+            return (hide, None, f"⚠ {render.md_escape(str(exc))}") + (gr.skip(),) * 5
+        msg = t("undone", lang, title=render.md_escape(article.title))
+        return (hide, None, msg) + self._corpus(lang, query, mode)
+
+    def _corpus(self, lang, query, mode):
+        """(table, counts, status, generation, preview) after a change to the articles."""
+        return (
+            self.table(query),
+            self.counts(lang),
+            self.status(lang, mode),
+            self.generation(),
+            "",
         )
-        return msg, None, self.table(query), self.counts(lang), self.status(lang, mode), ""
+
+
+# ---- the browser's copy of the conversation and settings (localStorage) -------------------
+
+
+def turn_to_json(turn: dict) -> dict:
+    answer = turn.get("answer")
+    return {
+        "question": turn["question"],
+        "answer": answer.to_dict() if answer is not None else None,
+        "error": turn.get("error"),
+    }
+
+
+def turn_from_json(data: dict) -> dict:
+    """Inverse of turn_to_json; raises KeyError/TypeError/ValueError on a damaged entry."""
+    from rag.types import Answer, Citation
+
+    a = data.get("answer")
+    answer = None
+    if a is not None:
+        cites = tuple(
+            Citation(
+                n=int(c["n"]),
+                article_id=str(c["article_id"]),
+                title=str(c["title"]),
+                source=str(c.get("source") or ""),
+                text=str(c["text"]),
+                start=int(c["start"]),
+                end=int(c["end"]),
+                score=float(c.get("score") or 0.0),
+                date=c.get("date"),
+                highlights=tuple((int(h[0]), int(h[1])) for h in c.get("highlights") or ()),
+                also_reported_by=tuple(str(x) for x in c.get("also_reported_by") or ()),
+            )
+            for c in a.get("citations") or ()
+        )
+        retrieval = a.get("retrieval") or {}
+        answer = Answer(
+            question=str(a["question"]),
+            text=str(a["answer"]),
+            found=bool(a.get("found")),
+            citations=cites,
+            mode=str(retrieval.get("mode") or "hybrid"),
+            model=retrieval.get("model"),
+            confidence=float(a.get("confidence") or 0.0),
+            rewritten_query=a.get("rewritten_query"),
+            warnings=tuple(a.get("warnings") or ()),
+        )
+    return {"question": str(data["question"]), "answer": answer, "error": data.get("error")}
+
+
+def copy_data_html(turns: list[dict], lang: str) -> str:
+    """Hidden data for ui/static/copy.js: each answer as plain text (what the copy button
+    copies) and the spoken names of the two speakers (the bubbles' aria-labels)."""
+    plain = {
+        str(i): render.answer_plain(turn["answer"], lang)
+        for i, turn in enumerate(turns)
+        if turn.get("answer") is not None
+    }
+    data = {"plain": plain, "you": t("you_said", lang), "bot": t("assistant_said", lang)}
+    return f'<div id="rag-copy-data" data-copy="{render.esc(json.dumps(data))}"></div>'
+
+
+def state_secret(settings: "Settings") -> str:
+    """The key gr.BrowserState encrypts the saved conversation with, kept beside the index so
+    a restarted server can still read what browsers saved (a fresh one would lose it)."""
+    path = Path(settings.index_dir).resolve().parent / "ui-state.key"
+    try:
+        if path.exists():
+            return path.read_text(encoding="utf-8").strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key, encoding="utf-8")
+        return key
+    except OSError:
+        return secrets.token_urlsafe(32)
 
 
 def build_blocks(assistant: "Assistant", settings: "Settings"):
@@ -282,10 +441,20 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
     relabel: list[tuple[Any, Callable[[str], Any]]] = []  # (component, lang -> gr.update)
 
     def header(lang: str) -> str:
+        # data-words: Gradio's own strings in this language, for ui/static/i18n.js
+        words = render.esc(json.dumps(gradio_words(lang)))
         return (
-            f'<div id="rag-header"><h1>{render.esc(t("title", lang))}</h1>'
+            f'<div id="rag-header" data-lang="{lang}" data-words="{words}">'
+            f"<h1>{render.esc(t('title', lang))}</h1>"
             f"<p>{render.esc(t('subtitle', lang))}</p></div>"
         )
+
+    def rerank_info(lang: str) -> str:
+        if ui.can_rerank:
+            return t("rerank_info", lang)
+        if ui.rerank_reason:
+            return t("rerank_no_model", lang, model=settings.reranker_model)
+        return t("rerank_unavailable", lang)
 
     def on(component, **keys: str):
         """Register ``component`` for relabelling: each keyword names a property and the
@@ -302,19 +471,31 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
         ratings = gr.State({})  # turn -> feedback row id
         last_feedback = gr.State(None)
         selected_id = gr.State(None)
+        deleted = gr.State(None)  # [Article, undo deadline] right after a delete
+        gen = gr.State(ui.generation())  # the index generation this page last showed
+        saved = gr.BrowserState({}, storage_key="rag-vi-news", secret=state_secret(settings))
 
         with gr.Row(equal_height=True):
             with gr.Column(scale=5):
-                title_html = gr.HTML(header(lang0))
+                title_html = gr.HTML(header(lang0), js_on_load=_static("i18n.js"))
             with gr.Column(scale=1, min_width=240):
-                lang_radio = gr.Radio(
-                    choices=LANG_CHOICES,
-                    value=lang0,
-                    show_label=False,
-                    elem_id="rag-lang",
-                    container=False,
+                lang_radio = on(
+                    gr.Radio(
+                        choices=LANG_CHOICES,
+                        value=lang0,
+                        label=t("language", lang0),
+                        show_label=False,
+                        elem_id="rag-lang",
+                        container=False,
+                    ),
+                    label="language",
                 )
         status = gr.HTML(ui.status(lang0, settings.retriever), elem_id="rag-status-line")
+        # Plain-text answers for the copy button and the bubbles' aria-labels (copy.js);
+        # hidden by CSS.
+        copy_data = gr.HTML(
+            copy_data_html([], lang0), elem_id="rag-copy", js_on_load=_static("copy.js")
+        )
 
         with gr.Tabs():
             with gr.Tab(t("tab_chat", lang0), id="chat") as tab_chat, gr.Row():
@@ -322,6 +503,7 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                     chatbot = on(
                         gr.Chatbot(
                             elem_id="rag-chat",
+                            label=t("chat_label", lang0),
                             height=560,
                             show_label=False,
                             placeholder=t("chat_placeholder", lang0),
@@ -332,10 +514,12 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                             sanitize_html=True,
                         ),
                         placeholder="chat_placeholder",
+                        label="chat_label",
                     )
                     with gr.Row(equal_height=True):
                         msg = on(
                             gr.Textbox(
+                                label=t("question_label", lang0),
                                 show_label=False,
                                 placeholder=t("input_placeholder", lang0),
                                 scale=8,
@@ -346,6 +530,7 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                                 container=False,
                             ),
                             placeholder="input_placeholder",
+                            label="question_label",
                         )
                         send = on(
                             gr.Button(
@@ -455,6 +640,42 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                         ),
                         value="delete",
                     )
+                # Delete asks first, then offers Undo for UNDO_S seconds.
+                with gr.Row(visible=False, equal_height=True, elem_id="rag-confirm") as confirm_row:
+                    confirm_md = gr.Markdown("")
+                    yes_btn = on(
+                        gr.Button(
+                            t("delete_yes", lang0),
+                            variant="stop",
+                            size="sm",
+                            scale=0,
+                            min_width=100,
+                            elem_id="rag-delete-yes",
+                        ),
+                        value="delete_yes",
+                    )
+                    no_btn = on(
+                        gr.Button(
+                            t("delete_no", lang0),
+                            size="sm",
+                            scale=0,
+                            min_width=100,
+                            elem_id="rag-delete-no",
+                        ),
+                        value="delete_no",
+                    )
+                with gr.Row(visible=False, equal_height=True, elem_id="rag-undo") as undo_row:
+                    undo_md = gr.Markdown("")
+                    undo_btn = on(
+                        gr.Button(
+                            t("undo", lang0),
+                            size="sm",
+                            scale=0,
+                            min_width=120,
+                            elem_id="rag-undo-btn",
+                        ),
+                        value="undo",
+                    )
                 preview = gr.HTML("", elem_id="rag-preview", padding=True)
 
             with gr.Tab(t("tab_settings", lang0), id="settings") as tab_settings:
@@ -487,16 +708,14 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                 rerank = gr.Checkbox(
                     value=settings.rerank and ui.can_rerank,
                     label=t("rerank", lang0),
-                    info=t("rerank_info" if ui.can_rerank else "rerank_unavailable", lang0),
+                    info=rerank_info(lang0),
                     interactive=ui.can_rerank,
+                    elem_id="rag-rerank",
                 )
                 relabel.append(
                     (
                         rerank,
-                        lambda lang: gr.update(
-                            label=t("rerank", lang),
-                            info=t("rerank_info" if ui.can_rerank else "rerank_unavailable", lang),
-                        ),
+                        lambda lang: gr.update(label=t("rerank", lang), info=rerank_info(lang)),
                     )
                 )
                 answer_info = "answer_mode_info" if len(ui.answer_modes) > 1 else "llm_unconfigured"
@@ -522,19 +741,42 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
         private = {"api_visibility": "private"}
         chat_inputs = [msg, turns, lang, mode, top_k, rerank, answer_mode]
         chat_outputs = [chatbot, turns, msg, cites, viewer, view]
-        msg.submit(ui.respond, chat_inputs, chat_outputs, **private)
-        send.click(ui.respond, chat_inputs, chat_outputs, **private)
+        save_inputs = [turns, lang, mode, top_k, rerank, answer_mode]
+
+        def save(turns_v, lang_v, mode_v, top_k_v, rerank_v, answer_v):
+            """The conversation and settings into localStorage (gr.BrowserState), and the
+            plain-text copies of the answers for copy.js."""
+            value = {
+                "lang": lang_v,
+                "mode": mode_v,
+                "top_k": top_k_v,
+                "rerank": bool(rerank_v),
+                "answer_mode": answer_v,
+                "turns": [turn_to_json(x) for x in (turns_v or [])][-SAVED_TURNS:],
+            }
+            return value, copy_data_html(turns_v or [], lang_v)
+
+        def after(event):
+            return event.then(save, save_inputs, [saved, copy_data], **private)
+
+        after(msg.submit(ui.respond, chat_inputs, chat_outputs, **private))
+        after(send.click(ui.respond, chat_inputs, chat_outputs, **private))
 
         def pick_example(evt: gr.SelectData):
             value = evt.value if isinstance(evt.value, dict) else {}
             return value.get("text", "")
 
-        chatbot.example_select(pick_example, None, msg, **private).then(
-            ui.respond, chat_inputs, chat_outputs, **private
+        after(
+            chatbot.example_select(pick_example, None, msg, **private).then(
+                ui.respond, chat_inputs, chat_outputs, **private
+            )
         )
         clear_outputs = [chatbot, turns, cites, viewer, view, ratings]
-        clear.click(ui.clear, [lang], clear_outputs, **private)
-        chatbot.clear(ui.clear, [lang], clear_outputs, **private)  # the bubble's own 🗑 button
+        after(clear.click(ui.clear, [lang], clear_outputs, **private))
+        # the chat's own 🗑 button
+        after(chatbot.clear(ui.clear, [lang], clear_outputs, **private))
+        for setting in (top_k, rerank, answer_mode):
+            setting.change(save, save_inputs, [saved, copy_data], **private)
 
         def on_cite(turns_v, lang_v, evt: gr.EventData):
             return ui.open_citation(turns_v, lang_v, evt)
@@ -562,7 +804,7 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
             [upload, lang, search, mode],
             [ingest_report, upload, table, counts, status],
             **private,
-        )
+        ).then(ui.generation, None, [gen], **private)
         search.change(ui.table, [search], [table], **private)
         refresh.click(
             lambda q, lang_v, mode_v: (ui.table(q), ui.counts(lang_v), ui.status(lang_v, mode_v)),
@@ -576,12 +818,39 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
 
         table.select(on_select, [table, lang], [selected_id, selected_md, preview], **private)
         delete_btn.click(
-            ui.delete,
-            [selected_id, lang, search, mode],
-            [selected_md, selected_id, table, counts, status, preview],
+            ui.ask_delete, [selected_id, lang], [confirm_row, confirm_md, selected_md], **private
+        )
+        no_btn.click(
+            lambda lang_v: (gr.update(visible=False), t("delete_cancelled", lang_v)),
+            [lang],
+            [confirm_row, selected_md],
             **private,
         )
-        mode.change(ui.status, [lang, mode], [status], **private)
+        corpus_outputs = [table, counts, status, gen, preview]
+        yes_btn.click(
+            ui.delete,
+            [selected_id, lang, search, mode],
+            [confirm_row, undo_row, undo_md, deleted, selected_md, selected_id, *corpus_outputs],
+            **private,
+        )
+        undo_btn.click(
+            ui.undo,
+            [deleted, lang, search, mode],
+            [undo_row, deleted, selected_md, *corpus_outputs],
+            **private,
+        )
+        # Changes made elsewhere (the HTTP API, another tab) show up within POLL_S seconds.
+        poll = gr.Timer(POLL_S)
+        poll.tick(
+            ui.refresh_if_changed,
+            [gen, lang, search, mode, deleted],
+            [gen, status, table, counts, undo_row, deleted],
+            show_progress="hidden",
+            **private,
+        )
+        mode.change(ui.status, [lang, mode], [status], **private).then(
+            save, save_inputs, [saved, copy_data], **private
+        )
 
         relabel_components = [c for c, _ in relabel]
 
@@ -607,16 +876,76 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                 *[fn(new_lang) for _, fn in relabel],
             )
 
-        lang_radio.change(
-            switch_language,
-            [lang_radio, turns, view, mode],
-            [lang, title_html, status, chatbot, cites, viewer, counts, *relabel_components],
-            **private,
+        after(
+            lang_radio.change(
+                switch_language,
+                [lang_radio, turns, view, mode],
+                [lang, title_html, status, chatbot, cites, viewer, counts, *relabel_components],
+                **private,
+            )
         )
+
+        def restore(saved_v, mode_v):
+            """Page load: the conversation, language and settings this browser saved, when
+            there are any; setting the language radio relabels the page (its change event)."""
+            saved_v = saved_v if isinstance(saved_v, dict) else {}
+            try:
+                turns_v = [turn_from_json(x) for x in saved_v.get("turns") or []]
+            except (KeyError, TypeError, ValueError):
+                turns_v = []  # saved by an older page, or damaged: start afresh
+            lang_v = saved_v.get("lang") if saved_v.get("lang") in LANGS else DEFAULT_LANG
+            mode_v = (
+                saved_v.get("mode")
+                if saved_v.get("mode") in ("hybrid", "bm25", "dense")
+                else mode_v
+            )
+            top_k_v = saved_v.get("top_k")
+            top_k_v = (
+                int(top_k_v)
+                if isinstance(top_k_v, (int, float)) and 1 <= top_k_v <= 20
+                else gr.skip()
+            )
+            rerank_v = bool(saved_v.get("rerank")) and ui.can_rerank
+            answer_v = saved_v.get("answer_mode")
+            answer_v = answer_v if answer_v in ui.answer_modes else gr.skip()
+            last = len(turns_v) - 1
+            answer = turns_v[-1]["answer"] if turns_v else None
+            return (
+                turns_v,
+                lang_v,
+                lang_v,
+                mode_v,
+                top_k_v,
+                rerank_v,
+                answer_v,
+                render.chat_messages(turns_v, lang_v),
+                render.citations_html(answer, max(last, 0), lang_v),
+                copy_data_html(turns_v, lang_v),
+                ui.status(lang_v, mode_v),
+                ui.table(""),
+                ui.counts(lang_v),
+                ui.generation(),
+            )
+
         demo.load(
-            lambda lang_v, mode_v: (ui.status(lang_v, mode_v), ui.table(""), ui.counts(lang_v)),
-            [lang, mode],
-            [status, table, counts],
+            restore,
+            [saved, mode],
+            [
+                turns,
+                lang,
+                lang_radio,
+                mode,
+                top_k,
+                rerank,
+                answer_mode,
+                chatbot,
+                cites,
+                copy_data,
+                status,
+                table,
+                counts,
+                gen,
+            ],
             **private,
         )
 
@@ -644,7 +973,7 @@ def build_app(settings: "Settings", assistant: "Assistant | None" = None) -> "Fa
     import gradio as gr
     from fastapi import FastAPI
 
-    from ui.api import install_error_handlers, make_router
+    from ui.api import install_docs, install_error_handlers, make_router
 
     if assistant is None:
         from rag.pipeline import Assistant
@@ -656,6 +985,7 @@ def build_app(settings: "Settings", assistant: "Assistant | None" = None) -> "Fa
         description="Cited question answering over Vietnamese news. The chat page is at /.",
     )
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(make_router(assistant, settings))
     blocks = build_blocks(assistant, settings)
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None

@@ -117,6 +117,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "delete": ("Xoá bài đã chọn", "Delete selected article"),
     "deleted": ("Đã xoá «{title}».", "Deleted “{title}”."),
     "delete_missing": ("Không tìm thấy bài để xoá.", "No such article to delete."),
+    "delete_confirm": (
+        "Xoá «{title}» khỏi chỉ mục?",
+        "Delete “{title}” from the index?",
+    ),
+    "delete_yes": ("Xoá", "Delete"),
+    "delete_no": ("Huỷ", "Cancel"),
+    "delete_cancelled": ("Đã huỷ, không xoá gì.", "Cancelled: nothing was deleted."),
+    "deleted_undo": (
+        "Đã xoá «{title}». Có thể hoàn tác trong {s} giây.",
+        "Deleted “{title}”. You can undo this for {s} seconds.",
+    ),
+    "undo": ("Hoàn tác", "Undo"),
+    "undone": ("Đã khôi phục «{title}».", "Restored “{title}”."),
+    "undo_expired": ("Đã hết thời gian hoàn tác.", "Too late to undo."),
     "refresh": ("Làm mới", "Refresh"),
     # settings
     "settings_title": ("Cài đặt tìm kiếm và trả lời", "Retrieval and answer settings"),
@@ -134,6 +148,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rerank_unavailable": (
         "Bộ xếp hạng lại chưa được hỗ trợ bởi phiên bản pipeline này.",
         "Reranking is not supported by this version of the pipeline.",
+    ),
+    "rerank_no_model": (
+        "Không dùng được: không tải được mô hình xếp hạng {model} trên máy này.",
+        "Unavailable: the reranker model {model} cannot be loaded on this machine.",
     ),
     "answer_mode": ("Cách trả lời", "Answer mode"),
     "answer_mode_info": (
@@ -154,6 +172,44 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status_empty": ("chưa có bài nào", "empty"),
     "status_mode": ("Tìm kiếm", "Retrieval"),
     "api_link": ("API", "API"),
+    "details": ("Chi tiết", "Details"),
+    "warn_fallback": (
+        "Đang dùng mô hình dự phòng {model} vì không tải được {wanted}: kết quả tìm theo nghĩa "
+        "có thể kém hơn.",
+        "Using the fallback model {model} because {wanted} could not be loaded: search by "
+        "meaning may be less accurate.",
+    ),
+    "warn_bm25_only": (
+        "Không có mô hình nhúng: chỉ tìm theo từ khoá (BM25).",
+        "No embedding model: keyword search (BM25) only.",
+    ),
+    "warn_other": ("Có cảnh báo từ hệ thống tìm kiếm.", "The search pipeline reported a warning."),
+    "warn_rerank_off": (
+        "Không tải được mô hình xếp hạng lại: tắt xếp hạng lại.",
+        "The reranker model could not be loaded: reranking is off.",
+    ),
+    # hidden labels (read by screen readers) and the chat bubbles' spoken names
+    "language": ("Ngôn ngữ", "Language"),
+    "question_label": ("Câu hỏi", "Question"),
+    "chat_label": ("Cuộc trò chuyện", "Conversation"),
+    "you_said": ("Bạn", "You"),
+    "assistant_said": ("Trợ lý", "Assistant"),
+    # the chat after a reload
+    "restored": ("Đã khôi phục cuộc trò chuyện trước.", "Restored your previous conversation."),
+    # Gradio's own words on the page, rewritten in the browser by ui/static/i18n.js
+    # (Gradio picks them from the browser's locale, not from the page's language switch).
+    "g_drop": ("Thả tệp vào đây", "Drop File Here"),
+    "g_or": ("- hoặc -", "- or -"),
+    "g_click": ("Bấm để tải lên", "Click to Upload"),
+    "g_use_api": ("Dùng qua API", "Use via API"),
+    "g_complete": ("Xong", "Done"),
+    "g_copy": ("Sao chép", "Copy message"),
+    "g_copied": ("Đã sao chép", "Copied message"),
+    "g_like": ("Thích", "Like"),
+    "g_dislike": ("Không thích", "Dislike"),
+    "g_clear": ("Xoá cuộc trò chuyện", "Clear"),
+    "g_remove": ("Bỏ tệp", "Remove"),
+    "g_loading": ("Đang tải", "Loading"),
     # upload limits
     "upload_bad_type": (
         "{name}: loại tệp {suffix} không được hỗ trợ; hãy dùng .txt, .md, .html, .jsonl hoặc .zip.",
@@ -164,6 +220,33 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{name}: {size} MB, over the {limit} MB limit (set RAG_MAX_UPLOAD_MB to change it).",
     ),
 }
+
+
+# Gradio's strings as its frontend writes them (English), keyed like STRINGS: the browser
+# script swaps any of the three spellings for the page's language.
+GRADIO_ORIGINALS: dict[str, tuple[str, ...]] = {
+    "g_drop": ("Drop File Here",),
+    "g_or": ("- or -",),
+    "g_click": ("Click to Upload",),
+    "g_use_api": ("Use via API",),
+    "g_complete": ("common.complete",),
+    "g_copy": ("Copy message", "Copy"),
+    "g_copied": ("Copied message", "Copied"),
+    "g_like": ("Like",),
+    "g_dislike": ("Dislike",),
+    "g_clear": ("Clear",),
+    "g_remove": ("Remove", "Remove file"),
+    "g_loading": ("Loading...", "Loading"),
+}
+
+
+def gradio_words(lang: str) -> dict[str, str]:
+    """Every spelling of Gradio's strings (its own English, our vi and en) -> ``lang``'s."""
+    out: dict[str, str] = {}
+    for key, originals in GRADIO_ORIGINALS.items():
+        for spelling in (*originals, *STRINGS[key]):
+            out[spelling] = t(key, lang)
+    return out
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **kwargs: object) -> str:

@@ -53,8 +53,10 @@ def parse_cite_href(value: str) -> tuple[int, int] | None:
 
 
 def answer_markdown(answer: Answer, turn: int, lang: str = "vi") -> str:
-    """The assistant's bubble: the rewritten question (for a follow-up), the answer with each
-    ``[n]`` a link to its citation, and any warnings."""
+    """The assistant's bubble: the rewritten question (for a follow-up) and the answer with
+    each ``[n]`` a link to its citation. Warnings are not repeated here: the status line shows
+    the pipeline's standing warnings once (see ``status_warnings``); an answer keeps only its
+    own (``answer_notes``)."""
     known = {c.n: c for c in answer.citations}
     parts: list[str] = []
     if answer.rewritten_query and answer.rewritten_query.strip() != answer.question.strip():
@@ -67,8 +69,17 @@ def answer_markdown(answer: Answer, turn: int, lang: str = "vi") -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+# A run of markers "[1][2]" reads as one token; the answer shows "[1] [2]".
+_CITE_RUN = re.compile(r"(\[\d{1,3}\])(?=\[\d{1,3}\])")
+
+
+def space_citations(text: str) -> str:
+    return _CITE_RUN.sub(r"\1 ", text)
+
+
 def linkify_citations(text: str, citations: dict[int, Citation], turn: int) -> str:
     """Escape ``text`` for markdown and turn each ``[n]`` naming a known citation into a link."""
+    text = space_citations(text)
     out: list[str] = []
     pos = 0
     for m in CITE_MARK.finditer(text):
@@ -82,6 +93,32 @@ def linkify_citations(text: str, citations: dict[int, Citation], turn: int) -> s
         pos = m.end()
     out.append(md_escape(text[pos:]))
     return "".join(out)
+
+
+def group_by_article(citations: Iterable[Citation]) -> list[list[Citation]]:
+    """Citations grouped by article, in the order each article is first cited."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.article_id, []).append(c)
+    return list(groups.values())
+
+
+def source_text(source: str | None, date: str | None) -> str:
+    return ", ".join(x for x in (source or "", date or "") if x)
+
+
+def answer_plain(answer: Answer, lang: str = "vi") -> str:
+    """What the copy button copies: the answer as plain text with its ``[n]``, then the
+    sources (one line per article: its numbers, headline, source, date). No markdown."""
+    lines = [space_citations(answer.text).strip()]
+    if answer.citations:
+        lines += ["", f"{t('citations', lang)}:"]
+        for group in group_by_article(answer.citations):
+            nums = " ".join(f"[{c.n}]" for c in group)
+            first = group[0]
+            where = source_text(first.source, first.date)
+            lines.append(f"{nums} {first.title}" + (f" — {where}" if where else ""))
+    return "\n".join(lines)
 
 
 def stream_prefixes(text: str) -> list[str]:
@@ -213,23 +250,41 @@ def excerpt_span(c: Citation, context: int = CARD_CONTEXT) -> tuple[int, int]:
     return lo, hi
 
 
-def citation_card(c: Citation, turn: int, lang: str = "vi", selected: bool = False) -> str:
-    cls = "rag-card rag-selected" if selected else "rag-card"
-    lo, hi = excerpt_span(c)
-    body = highlight_html(c.text[lo - c.start : hi - c.start], lo, c.highlights)
-    body = ("… " if lo > c.start else "") + body + (" …" if hi < c.end else "")
+def citation_card(
+    group: Sequence[Citation], turn: int, lang: str = "vi", selected: int | None = None
+) -> str:
+    """One card per article: its headline, source and date once, then each cited passage of
+    it under its own ``[n]`` (the quoted sentences highlighted)."""
+    first = group[0]
+    chosen = any(c.n == selected for c in group)
+    cls = "rag-card rag-selected" if chosen else "rag-card"
+    nums = " ".join(
+        f'<a class="rag-n" href="{cite_href(turn, c.n)}">[{int(c.n)}]</a>' for c in group
+    )
+    passages = []
+    for c in group:
+        lo, hi = excerpt_span(c)
+        body = highlight_html(c.text[lo - c.start : hi - c.start], lo, c.highlights)
+        body = ("… " if lo > c.start else "") + body + (" …" if hi < c.end else "")
+        sel = " rag-selected" if c.n == selected else ""
+        passages.append(
+            f'<div class="rag-passage-item{sel}" id="rag-card-{int(turn)}-{int(c.n)}" '
+            f'data-cite="{cite_href(turn, c.n)}">'
+            + (f'<span class="rag-n">[{int(c.n)}]</span> ' if len(group) > 1 else "")
+            + f'<blockquote class="rag-text">{body}</blockquote></div>'
+        )
+    also_names = list(dict.fromkeys(x for c in group for x in c.also_reported_by))
     also = ""
-    if c.also_reported_by:
-        names = "; ".join(esc(x) for x in c.also_reported_by)
+    if also_names:
+        names = "; ".join(esc(x) for x in also_names)
         also = f'<div class="rag-also">{esc(t("also_reported", lang))}: {names}</div>'
-    meta = source_line(c.source, c.date, lang)
-    href = cite_href(turn, c.n)
+    meta = source_line(first.source, first.date, lang)
+    href = cite_href(turn, first.n)
     return (
-        f'<article class="{cls}" id="rag-card-{int(turn)}-{int(c.n)}" data-cite="{href}">'
-        f'<header><a class="rag-n" href="{href}">[{int(c.n)}]</a> '
-        f'<span class="rag-title">{esc(c.title) or "—"}</span></header>'
+        f'<article class="{cls}" data-cite="{href}">'
+        f'<header>{nums} <span class="rag-title">{esc(first.title) or "—"}</span></header>'
         + (f'<div class="rag-meta">{meta}</div>' if meta else "")
-        + f'<blockquote class="rag-text">{body}</blockquote>'
+        + "".join(passages)
         + also
         + f'<a class="rag-open" href="{href}">{esc(t("open_source", lang))} →</a>'
         "</article>"
@@ -239,7 +294,7 @@ def citation_card(c: Citation, turn: int, lang: str = "vi", selected: bool = Fal
 def citations_html(
     answer: Answer | None, turn: int, lang: str = "vi", selected: int | None = None
 ) -> str:
-    """The panel listing the cited passages of one answer."""
+    """The panel listing the articles one answer cites, each with its cited passages."""
     head = f'<div class="rag-panel-head">{esc(t("citations", lang))}'
     if answer is None:
         return (
@@ -251,12 +306,11 @@ def citations_html(
             f'<div class="rag-cites rag-empty">{head}</div>'
             f'<p class="rag-hint">{esc(t("no_citations", lang))}</p></div>'
         )
-    cards = "".join(
-        citation_card(c, turn, lang, selected=(c.n == selected)) for c in answer.citations
-    )
+    groups = group_by_article(answer.citations)
+    cards = "".join(citation_card(g, turn, lang, selected=selected) for g in groups)
     return (
         f'<div class="rag-cites" data-turn="{int(turn)}">{head} '
-        f'<span class="rag-count">({len(answer.citations)})</span></div>{cards}</div>'
+        f'<span class="rag-count">({len(groups)})</span></div>{cards}</div>'
     )
 
 
@@ -313,9 +367,43 @@ def article_html(article: Article | None, lang: str = "vi") -> str:
 # ---- status, corpus ------------------------------------------------------------------------
 
 
-def status_html(info: dict, lang: str = "vi", mode: str | None = None) -> str:
-    """One line: embedding model in use, index size, retrieval mode; the fallback warning
-    below it when there is one."""
+def status_warnings(
+    info: dict, lang: str = "vi", extra: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """The pipeline's standing warnings as (what it means for the reader, in ``lang``; the
+    technical line, for the details toggle). The pipeline words them in English for the
+    logs and the CLI; the page says what they mean in its own language."""
+    out: list[tuple[str, str]] = []
+    warning = info.get("warning")
+    if warning:
+        in_use = info.get("model_in_use")
+        wanted = info.get("configured_model") or ""
+        if not in_use:
+            summary = t("warn_bm25_only", lang)
+        elif "could not be loaded" in warning or (wanted and wanted != in_use):
+            wanted_name = _wanted_model(warning) or wanted
+            summary = t("warn_fallback", lang, model=short_model(in_use), wanted=wanted_name)
+        else:
+            summary = t("warn_other", lang)
+        out.append((summary, warning))
+    for w in extra:
+        out.append((t("warn_rerank_off", lang), w))
+    return out
+
+
+def _wanted_model(warning: str) -> str | None:
+    """The model the index was meant for, named in the pipeline's fallback warning."""
+    m = re.search(r"because (\S+) could not be loaded", warning) or re.search(
+        r"(?:model |^)(\S+) could not be loaded", warning
+    )
+    return short_model(m.group(1)) if m else None
+
+
+def status_html(
+    info: dict, lang: str = "vi", mode: str | None = None, extra_warnings: Sequence[str] = ()
+) -> str:
+    """One line: embedding model in use, index size, retrieval mode; below it, each standing
+    warning once, in the page's language, with the technical line behind a details toggle."""
     model = info.get("model_in_use") or info.get("index_model")
     model_txt = (
         f'<code title="{esc(model)}">{esc(short_model(model))}</code>'
@@ -327,14 +415,18 @@ def status_html(info: dict, lang: str = "vi", mode: str | None = None) -> str:
     else:
         size = t("status_empty", lang)
     items = [
-        f"<span><b>{esc(t('status_model', lang))}:</b> <code>{model_txt}</code></span>",
-        f"<span><b>{esc(t('status_index', lang))}:</b> {esc(size)}</span>",
+        f"<span><b>{esc(t('status_model', lang))}:</b> {model_txt}</span>",
+        f'<span id="rag-status-size"><b>{esc(t("status_index", lang))}:</b> {esc(size)}</span>',
         f"<span><b>{esc(t('status_mode', lang))}:</b> {esc(mode or info.get('mode') or info.get('retriever') or '')}</span>",
         f'<span><a href="docs" target="_blank" rel="noopener">{esc(t("api_link", lang))}</a></span>',
     ]
-    warning = info.get("warning")
-    warn = f'<div class="rag-warn">⚠ {esc(warning)}</div>' if warning else ""
-    return f'<div class="rag-status">{" · ".join(items)}</div>{warn}'
+    warns = "".join(
+        f'<details class="rag-warn"><summary>⚠ {esc(summary)} '
+        f'<span class="rag-details-label">({esc(t("details", lang))})</span></summary>'
+        f'<code class="rag-warn-detail" lang="en">{esc(detail)}</code></details>'
+        for summary, detail in status_warnings(info, lang, extra_warnings)
+    )
+    return f'<div class="rag-status">{" · ".join(items)}</div>{warns}'
 
 
 def short_model(model: str) -> str:

@@ -107,5 +107,11 @@ def test_upload_then_reupload_then_delete(chat, tmp_path: Path):
     article_id = rows[0][-1]
     selected, label, preview = chat.select_article(rows, "vi", Event(row_value=rows[0]))
     assert selected == article_id and "Mèo Mướp" in preview
-    msg, selected, rows, counts, status, preview = chat.delete(article_id, "vi", "", "hybrid")
+    out = chat.delete(article_id, "vi", "", "hybrid")
+    _, _, msg, deleted, _, selected, rows, counts, status, gen, preview = out
     assert "Đã xoá" in msg and "5 bài" in counts and article_id not in [r[-1] for r in rows]
+    assert deleted[0].id == article_id and selected is None
+    # Undo (within its window) puts the same article back
+    _, kept, msg, rows, counts, *_ = chat.undo(deleted, "vi", "", "hybrid")
+    assert "Đã khôi phục" in msg and kept is None and "6 bài" in counts
+    assert article_id in [r[-1] for r in rows]

@@ -4,6 +4,7 @@ always shown as text (XSS payloads render as characters, never as elements)."""
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -37,9 +38,11 @@ ALLOWED_TAGS = {
     "p",
     "b",
     "code",
+    "details",
+    "summary",
 }
 ALLOWED_ATTRS = {
-    "class", "id", "href", "title", "data-cite", "data-turn", "target", "rel", "tabindex",
+    "class", "id", "href", "title", "data-cite", "data-turn", "target", "rel", "tabindex", "lang",
 }  # fmt: skip
 
 
@@ -225,7 +228,7 @@ def test_citation_card_lists_number_title_source_date_passage_and_also_reported(
         art, start, end, "Văn kiện mới sẽ thay thế hiệp ước ký năm 1961.",
         also_reported_by=("Báo A", "Báo <B>"),
     )  # fmt: skip
-    card = render.citation_card(c, turn=2, lang="vi")
+    card = render.citation_card([c], turn=2, lang="vi")
     s = assert_safe(card)
     text = "".join(s.text)
     assert "[1]" in text and "Hiệp ước <Nga>" in text and "2024-06-19" in text
@@ -240,7 +243,7 @@ def test_card_of_a_long_passage_shows_the_quoted_sentence_with_context():
     text = filler + "Câu trả lời nằm ở đây. " + filler
     art = article(text)
     c = cite_for(art, 0, len(text), "Câu trả lời nằm ở đây.")
-    card = render.citation_card(c, 0)
+    card = render.citation_card([c], 0)
     assert "Câu trả lời nằm ở đây." in card
     visible = "".join(parse(card).text)
     assert visible.count("Câu đệm") < 20  # a window, not the whole 2,500-character passage
@@ -288,7 +291,7 @@ def test_no_payload_becomes_markup_anywhere(payload):
     c = cite_for(art, 0, len(text), quoted, also_reported_by=(payload,))
     answer = Answer("q", f"{quoted} [1]", True, (c,), rewritten_query=payload, warnings=(payload,))
     for fragment in (
-        render.citation_card(c, 0),
+        render.citation_card([c], 0),
         render.citations_html(answer, 0),
         render.source_html(art, c),
         render.article_html(art),
@@ -326,6 +329,13 @@ def test_status_line_names_model_size_mode_and_fallback_warning():
     text = "".join(assert_safe(out).text)
     assert "…/models/all-MiniLM-L6-v2" in text and "5 articles, 14 passages" in text
     assert "hybrid" in text and "could not be loaded" in text
+    assert text.count("Using the fallback model all-MiniLM-L6-v2") == 0  # short_model keeps ids
+    assert "Using the fallback model …/models/all-MiniLM-L6-v2 because " in text
+    assert "intfloat/multilingual-e5-small could not be loaded: search by meaning" in text
+    vi = "".join(assert_safe(render.status_html(info, "vi")).text)
+    assert "Đang dùng mô hình dự phòng" in vi and "<details" in render.status_html(info, "vi")
+    bm25 = render.status_html({"exists": True, "articles": 1, "warning": "x; BM25 only"}, "vi")
+    assert "chỉ tìm theo từ khoá" in bm25
     assert "none (BM25 only)" in render.status_html({"exists": True, "articles": 0}, "en")
 
 
@@ -352,3 +362,29 @@ def test_filter_articles_ignores_case_and_accents():
 def test_article_rows_newest_first():
     rows = render.article_rows([{"id": "old", "title": "A"}, {"id": "new", "title": "B"}])
     assert [r[-1] for r in rows] == ["new", "old"]
+
+
+def test_adjacent_citations_are_spaced_in_the_bubble_and_the_plain_copy():
+    answer, _, _ = treaty_answer()
+    c1 = answer.citations[0]
+    c2 = replace(c1, n=2, start=c1.start, highlights=())
+    two = replace(answer, text="Văn kiện mới thay thế hiệp ước 1961.[1][2]", citations=(c1, c2))
+    md = render.answer_markdown(two, 0)
+    assert ") [\\[2\\]](#rag-cite-0-2" in md
+    plain = render.answer_plain(two, "en")
+    first, _, sources, line = plain.split("\n")
+    assert first == "Văn kiện mới thay thế hiệp ước 1961.[1] [2]"
+    assert sources == "Sources:" and line.startswith("[1] [2] " + c1.title)
+    assert "\\" not in plain and "](" not in plain
+
+
+def test_one_card_per_article_with_each_cited_passage():
+    answer, _, _ = treaty_answer()
+    c1 = answer.citations[0]
+    c2 = replace(c1, n=2, highlights=())
+    other = replace(c1, n=3, article_id="other", title="Bài khác")
+    html_ = render.citations_html(replace(answer, citations=(c1, c2, other)), 0, selected=2)
+    s = assert_safe(html_)
+    assert html_.count('<article class="rag-card') == 2 and "(2)" in "".join(s.text)
+    assert 'id="rag-card-0-1"' in html_ and 'id="rag-card-0-2"' in html_
+    assert 'class="rag-passage-item rag-selected" id="rag-card-0-2"' in html_
