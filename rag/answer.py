@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from rag.lexical import (
     detect_language,
-    idf_weights,
     normalize,
     query_terms,
     syllables,
@@ -388,7 +387,3 @@ def compose(
         model=model,
         confidence=min(1.0, best.score),
     )
-
-
-def question_idf(index, question: str) -> dict[str, float]:
-    return idf_weights(index, list(query_terms(question)))

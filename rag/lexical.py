@@ -24,7 +24,7 @@ import re
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from itertools import pairwise
 from pathlib import Path
 
@@ -345,10 +345,6 @@ class BM25Index:
         )
         return np.bincount(rows, weights=vals, minlength=n).astype(np.float32)
 
-    def top(self, query: str, k: int) -> list[tuple[int, float]]:
-        s = self.scores(query)
-        return top_k(s, k)
-
     def save(self, directory: Path) -> None:
         if self._model is not None:
             # allow_pickle stays False: an index directory never holds pickles.
@@ -407,10 +403,6 @@ def top_k(scores: np.ndarray, k: int, min_score: float = 0.0) -> list[tuple[int,
     idx = np.argpartition(-scores, k - 1)[:k]
     idx = idx[np.lexsort((idx, -scores[idx]))]
     return [(int(i), float(scores[i])) for i in idx if scores[i] > min_score]
-
-
-def overlap_terms(query_tokens: Sequence[str], text_tokens: Sequence[str]) -> set[str]:
-    return set(query_tokens) & set(text_tokens)
 
 
 def idf_weights(index: BM25Index, tokens: Iterable[str]) -> dict[str, float]:
