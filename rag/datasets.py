@@ -5,6 +5,9 @@ Named datasets:
 - ``seeds``: ``eval/seeds_qa.jsonl`` over the seed articles (``seeds/``). Its ``article_ids``
   are seed file stems ("000_67af0a77a16df922"), mapped to content ids through the ``source`` of
   the loaded articles, so the file survives changes to cleaning (which change the ids).
+- ``seeds-chat``: ``eval/seeds_chat.jsonl``, conversations over the seed articles: each item's
+  ``turns`` are asked first, in order, and its ``question`` is a follow-up to them ("Nó được ký
+  ở đâu?"), scored like any other question.
 - ``xquad-vi``: XQuAD's Vietnamese questions over its 240 Vietnamese paragraphs, one article per
   paragraph (no title: the Wikipedia titles are English and would hint the cross-lingual case).
 - ``xquad-en-vi``: the English questions (same ids) over the same Vietnamese paragraphs.
@@ -19,8 +22,9 @@ file stem, file name or source.
 
 The Q&A JSONL format, one object a line: ``id``, ``question``, ``answers`` (accepted answer
 strings), ``article_ids`` (gold articles), ``lang``; optional ``answerable`` (default true; false
-for questions the corpus cannot answer, with empty answers and articles) and ``kind`` (a label
-for per-kind figures: fact, number, date, list, multi, ...).
+for questions the corpus cannot answer, with empty answers and articles), ``kind`` (a label
+for per-kind figures: fact, number, date, list, multi, ...) and ``turns`` (the earlier questions
+of a conversation, oldest first, for a follow-up question).
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ from rag.types import Article, Skipped
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS_QA = REPO_ROOT / "eval" / "seeds_qa.jsonl"
+SEEDS_CHAT = REPO_ROOT / "eval" / "seeds_chat.jsonl"
 DEFAULT_NEWS_SIZE = 3000
-NAMED = ("seeds", "xquad-vi", "xquad-en-vi", "xquad-vi+news")
+NAMED = ("seeds", "seeds-chat", "xquad-vi", "xquad-en-vi", "xquad-vi+news")
 _EMPTY_TEXT = re.compile(r'"text":\s*""')
 
 
@@ -54,6 +59,7 @@ class QAItem:
     lang: str
     answerable: bool = True
     kind: str = ""
+    turns: tuple[str, ...] = ()  # earlier questions of the conversation, oldest first
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ def load_dataset(
     ``limit`` questions (the corpus stays whole, so retrieval is as hard as in the full run)."""
     if name == "seeds":
         ds = _seeds(seeds_dir or REPO_ROOT / "seeds")
+    elif name == "seeds-chat":
+        ds = _seeds(seeds_dir or REPO_ROOT / "seeds", chat=True)
     elif name == "xquad-vi":
         ds = _xquad(question_lang="vi")
     elif name == "xquad-en-vi":
@@ -164,6 +172,9 @@ def _check_record(rec: object, where: str) -> dict:
         raise InputError(f"{where}: an answerable question needs answers and article_ids")
     if not all(isinstance(a, str) and a.strip() for a in rec["answers"]):
         raise InputError(f"{where}: answers must be non-empty strings")
+    turns = rec.get("turns", [])
+    if not isinstance(turns, list) or not all(isinstance(t, str) and t.strip() for t in turns):
+        raise InputError(f"{where}: 'turns' must be a list of non-empty questions")
     return rec
 
 
@@ -195,6 +206,7 @@ def _resolve(records: list[dict], articles: Sequence[Article], where: Path) -> l
                 lang=str(rec.get("lang") or ""),
                 answerable=rec.get("answerable", True),
                 kind=str(rec.get("kind") or ""),
+                turns=tuple(t.strip() for t in rec.get("turns", [])),
             )
         )
     return items
@@ -213,11 +225,14 @@ def _load_articles(paths: Iterable[str | Path]) -> list[Article]:
     return articles
 
 
-def _seeds(seeds_dir: Path) -> EvalDataset:
+def _seeds(seeds_dir: Path, chat: bool = False) -> EvalDataset:
     articles = _load_articles([seeds_dir])
-    items = _resolve(read_qa_jsonl(SEEDS_QA), articles, SEEDS_QA)
+    path, name = (SEEDS_CHAT, "seeds-chat") if chat else (SEEDS_QA, "seeds")
+    items = _resolve(read_qa_jsonl(path), articles, path)
+    what = "follow-up questions in conversations" if chat else "Q&A"
+    # Both sets share the seeds corpus name: one cached evaluation index serves them.
     return EvalDataset(
-        "seeds", "seeds", tuple(articles), tuple(items), "hand-written Q&A over the seed articles"
+        name, "seeds", tuple(articles), tuple(items), f"hand-written {what} over the seed articles"
     )
 
 

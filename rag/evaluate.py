@@ -27,13 +27,14 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rag import metrics as M
+from rag.chat import rewrite
 from rag.datasets import EvalDataset, QAItem, load_dataset
 from rag.errors import InputError
 from rag.settings import Settings
@@ -92,6 +93,7 @@ class QuestionResult:
     citation_precision: float | None
     ask_seconds: float
     search_seconds: float
+    rewritten: str | None = None  # the standalone form a follow-up question was answered as
 
     @property
     def failed(self) -> bool:
@@ -104,6 +106,8 @@ class QuestionResult:
         return {
             "id": it.id,
             "question": it.question,
+            "turns": list(it.turns),
+            "rewritten": self.rewritten,
             "lang": it.lang,
             "kind": it.kind,
             "answerable": it.answerable,
@@ -294,17 +298,20 @@ def open_eval_index(
 def _fallback_outdated(built: dict, settings: Settings) -> bool:
     """The cached index was embedded with a fallback model, and the configured model can be
     loaded now: figures from the old index would not be those of the configured model."""
-    index_model = built.get("index_model")
-    if not index_model or index_model == settings.embed_model or not settings.embed_fallback:
-        return False
-    from embeddings.encoder import load_model
+    from embeddings.encoder import resolve_encoder, stands_for
     from rag.errors import ModelLoadError
 
+    index_model = built.get("index_model")
+    if not index_model or stands_for(index_model) == settings.embed_model:
+        return False
+    if not settings.embed_fallback:
+        return False
     try:
-        load_model(settings.embed_model, settings.device)
+        # Without fallback: the configured model itself (or, for e5, its bundled 4-bit build).
+        now = resolve_encoder(settings.embed_model, fallback=False, device=settings.device)
     except ModelLoadError:
         return False
-    return True
+    return now.model_id != index_model
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -552,13 +559,16 @@ def _evaluate(
     results = []
     try:
         for item in dataset.items:
+            history = _conversation(assistant, item, settings.top_k, mode)
+            query = rewrite(item.question, history) or item.question
             t0 = time.perf_counter()
-            hits = assistant.search(item.question, k=RETRIEVAL_DEPTH, mode=mode)
+            hits = assistant.search(query, k=RETRIEVAL_DEPTH, mode=mode)
             t1 = time.perf_counter()
-            answer = assistant.ask(item.question, top_k=settings.top_k, mode=mode)
+            answer = assistant.ask(item.question, history, top_k=settings.top_k, mode=mode)
             t2 = time.perf_counter()
             gold = _gold_for(item, dataset, chunk_size, chunk_overlap) if item.answerable else None
-            results.append(score_question(item, hits, answer, gold, t2 - t1, t1 - t0))
+            result = score_question(item, hits, answer, gold, t2 - t1, t1 - t0)
+            results.append(replace(result, rewritten=answer.rewritten_query))
             if bar is not None:
                 bar.update(1)
     finally:
@@ -590,6 +600,15 @@ def _evaluate(
         questions=tuple(results),
         seconds=time.perf_counter() - t_start,
     )
+
+
+def _conversation(assistant, item: QAItem, top_k: int, mode: str) -> list[tuple[str, str]]:
+    """The (question, answer) turns before a follow-up question, asked as the chat asks them."""
+    history: list[tuple[str, str]] = []
+    for turn in item.turns:
+        answer = assistant.ask(turn, history, top_k=top_k, mode=mode)
+        history.append((turn, answer.text))
+    return history
 
 
 _REPORTED_SETTINGS = (
@@ -818,7 +837,7 @@ def _export_feedback(settings: Settings, out: Path) -> None:
     "--dataset",
     default="seeds",
     show_default=True,
-    help="seeds, xquad-vi, xquad-en-vi, xquad-vi+news, or a Q&A .jsonl path.",
+    help="seeds, seeds-chat, xquad-vi, xquad-en-vi, xquad-vi+news, or a Q&A .jsonl path.",
 )
 @click.option("--retriever", help="Retrieval mode: bm25, dense or hybrid (default: settings).")
 @click.option(

@@ -1,4 +1,5 @@
-"""The evaluation datasets: the hand-written seeds Q&A file and the XQuAD/VNTC loaders."""
+"""The evaluation datasets: the hand-written seeds Q&A and conversation files and the XQuAD/VNTC
+loaders."""
 
 from __future__ import annotations
 
@@ -16,6 +17,27 @@ from rag.metrics import contains_answer
 @pytest.fixture(scope="module")
 def seeds_ds(seeds_dir):
     return load_dataset("seeds", seeds_dir=seeds_dir)
+
+
+def test_seeds_chat_holds_conversations_whose_gold_articles_answer_them(seeds_dir):
+    ds = load_dataset("seeds-chat", seeds_dir=seeds_dir)
+    assert ds.name == "seeds-chat" and ds.corpus == "seeds"
+    answerable = [i for i in ds.items if i.answerable]
+    assert len(ds.items) >= 20 and all(i.turns for i in ds.items)
+    assert sum(1 for i in ds.items if len(i.turns) >= 2) >= 2  # three-turn conversations
+    assert sum(1 for i in answerable if i.lang == "en") >= 3
+    for item in answerable:
+        for article_id in item.article_ids:
+            text = ds.article(article_id).text
+            assert contains_answer(text, item.answers), (item.id, article_id)
+
+
+def test_turns_must_be_a_list_of_questions(tmp_path, seeds_dir):
+    bad = tmp_path / "chat.jsonl"
+    record = {"id": "c1", "question": "Nó ở đâu?", "answers": ["x"], "article_ids": ["x"]}
+    bad.write_text(json.dumps({**record, "turns": "Nga ký gì?"}, ensure_ascii=False) + "\n")
+    with pytest.raises(InputError, match="'turns' must be a list of non-empty questions"):
+        read_qa_jsonl(bad)
 
 
 def test_seeds_qa_has_what_the_issue_asks_for(seeds_ds):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from rag.answer import compose, question_type
 from rag.chat import rewrite
@@ -118,6 +119,67 @@ def test_rewrite_ellipsis_and_pronouns():
     assert rewrite("what did he give him?", hist) == "what did Putin give Kim Jong Un?"
     assert rewrite("Hiệp ước ký ngày nào?", hist) is None
     assert rewrite("còn năm 2000 thì sao?", []) is None
+
+
+TREATY_ANSWER = (
+    "Tổng thống Nga Vladimir Putin và Chủ tịch Triều Tiên Kim Jong Un ký Hiệp ước Đối tác chiến "
+    "lược toàn diện sau cuộc hội đàm ở Bình Nhưỡng ngày 19/6. [1]"
+)
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "standalone"),
+    [
+        # "Nó" is what the previous question asked for: the object its answer names.
+        (
+            [("Nga và Triều Tiên ký gì?", TREATY_ANSWER)],
+            "Nó được ký ở đâu?",
+            "Hiệp ước Đối tác chiến lược toàn diện được ký ở đâu?",
+        ),
+        # ... else the previous question's subject.
+        (
+            [("Hiệp ước Nga - Triều Tiên được ký vào ngày nào?", "Ngày 19/6 [1]")],
+            "Nó sẽ thay thế những văn kiện nào?",
+            "Hiệp ước Nga - Triều Tiên sẽ thay thế những văn kiện nào?",
+        ),
+        (
+            [("Theo ông Ushakov, thỏa thuận sẽ không mang tính chất gì?", "Đối đầu [1]")],
+            "Nó nhằm mục đích gì?",
+            "Thỏa thuận nhằm mục đích gì?",
+        ),
+        # A bare question phrase replaces the previous one, on the previous turn's rewrite.
+        (
+            [("Nga và Triều Tiên ký gì?", TREATY_ANSWER), ("Nó được ký vào ngày nào?", "19/6")],
+            "Còn ở đâu?",
+            "Hiệp ước Đối tác chiến lược toàn diện được ký ở đâu?",
+        ),
+        # "ông ấy" after "which aide …?" is the aide the answer named, not the president.
+        (
+            [
+                (
+                    "Trợ lý nào của Tổng thống Putin nói về hiệp ước mới?",
+                    "Ông Yury Ushakov, Trợ lý Điện Kremlin, cho biết … [1]",
+                )
+            ],
+            "Ông ấy nói hiệp ước mới sẽ thay thế những gì?",
+            "Yury Ushakov nói hiệp ước mới sẽ thay thế những gì?",
+        ),
+        # A question's capitalised first word is not a name ("Chuyến thăm…").
+        (
+            [("Chuyến thăm Triều Tiên của ông Putin kéo dài mấy ngày?", "2 ngày [1]")],
+            "Ông ấy bắt đầu chuyến thăm vào ngày nào?",
+            "Putin bắt đầu chuyến thăm vào ngày nào?",
+        ),
+        # An unresolved "it" keeps what the conversation is about beside it.
+        (
+            [("When did Putin and Kim sign the treaty?", "19/6 [1]")],
+            "Which documents will it replace?",
+            "Which documents will it replace? (Putin and Kim sign the treaty)",
+        ),
+    ],
+)
+def test_rewrite_keeps_what_a_pronoun_or_ellipsis_stands_for(history, question, standalone):
+    assert rewrite(question, history) == standalone
 
 
 def test_assistant_answers_follow_ups_with_the_rewritten_query(seeded_assistant):
