@@ -5,7 +5,7 @@ What it guarantees:
 * **The same passages as `rag ingest`.** Records go through rag.load (encoding detection,
   cleaning, the content-hash article id), rag.chunk and ``passage_for_embedding``: a vector here is
   the vector ingest would store for that passage. (This is the one place where embeddings/ reaches
-  into rag/, lazily: the issue asks for ingest's exact load/clean/chunk code, not a copy of it.)
+  into rag/, lazily: a job must run ingest's own load/clean/chunk code, not a copy of it.)
 * **Restartable and exact.** The record stream is deterministic, so shard ``k`` always holds
   records ``[k*S, (k+1)*S)``. Each shard is written to a temporary file and renamed into place, so
   a shard file either exists whole or not at all. ``--resume`` re-reads the inputs, checks that
@@ -357,9 +357,9 @@ def with_backend(encoder, backend: str):
 
 class Bf16Encoder:
     """The torch Encoder under bfloat16 autocast: matrix products in bf16, the rest (layer norm,
-    softmax, pooling, normalization) in fp32. On CPUs with AVX512-BF16/AMX (these machines:
-    ~850 against ~190 GFLOP/s fp32) it is much faster at cosine ~0.9999 to fp32; on CPUs without
-    bf16 units it is slower: measure (benchmarks/throughput.py) before choosing it."""
+    softmax, pooling, normalization) in fp32. On CPUs with bf16 units (AVX512-BF16, AMX) it is
+    faster at cosine ~0.9999 to fp32; on CPUs without them it is slower: measure
+    (benchmarks/throughput.py) before choosing it."""
 
     def __init__(self, encoder) -> None:
         self._encoder = encoder
@@ -384,11 +384,9 @@ class Bf16Encoder:
 
 
 # Padded tokens in one batch on a CPU. There, batches of long texts run faster small (the
-# activations of 8 full-window MiniLM passages stay in the caches, those of 32 do not): torch fp32
-# over ~251-token VNTC chunks, capped against sorted batches of 32 (benchmarks/README.md 1c):
-# 1.05x to 1.18x in five measurements (interleaved or in separate processes), no difference
-# measured at the level of a whole `rag ingest` sample; ONNX int8 1.03x. Short texts still fill
-# batch_size (2048 tokens hold 32 texts of 64). An accelerator wants large batches: no cap.
+# activations of 8 full-window MiniLM passages stay in the caches, those of 32 do not; figures in
+# benchmarks/README.md, "The CPU token cap"). Short texts still fill batch_size (2048 tokens hold
+# 32 texts of 64). An accelerator wants large batches: no cap.
 CPU_BATCH_TOKENS = 2048
 
 
@@ -652,7 +650,7 @@ def run_job(
     ``engine="ray"`` encodes the pending shards on Ray Data (embeddings/ray_job.py); loading,
     chunking and shard writing stay here, so both engines write the same files.
     ``stop_after_shards`` ends the run early after encoding that many shards (for tests and for
-    splitting a long job into sessions); a later ``resume`` finishes it."""
+    splitting a long job into several runs); a later ``resume`` finishes it."""
     from rag.errors import InputError
 
     job.validate()

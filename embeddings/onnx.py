@@ -2,7 +2,7 @@
 
 Why not sentence-transformers' own ``backend="onnx"``: it needs ``optimum-onnx``, whose only
 release (0.1.0) requires transformers < 4.58; installing it would pull this project's
-transformers 5 down (measured: it also fails to import against transformers 5). So the export is
+transformers 5 down (and it fails to import against transformers 5). So the export is
 done here with torch.onnx (the TorchScript exporter, no extra packages), and the graph includes
 the whole sentence-transformers forward (transformer, pooling, normalization): the ONNX model
 returns the same sentence embedding the torch model does, for any pooling a model configures.
@@ -13,42 +13,12 @@ cosine 1.0 to torch), because ONNX Runtime's transformer optimizer recognises th
 fuses it into one ``Attention`` operator (plus EmbedLayerNormalization, SkipLayerNormalization,
 BiasGelu); the SDPA export it cannot fuse. The fused graph is ``model.onnx``.
 
-int8 recipe (``quantize_int8``), chosen by measurement on all-MiniLM-L6-v2 against torch fp32
-(benchmarks/README.md section 1 has the commands). Cosine min / mean over 512 VNTC chunks used
-to choose (articles from line 20,000 on; the first two rows: its first 256), then checked on sets
-not used to choose: the 384 chunks of benchmarks/throughput.py (recipe 2: 0.996 / 0.998), 240
-XQuAD-vi paragraphs, 397 XQuAD-vi questions. Speed: CPU time per passage against torch, one
-thread, the same 64 chunks, median of 3 interleaved rounds.
-
-=====================================  ===============  =============  =============  =====
-recipe                                 choosing set     XQuAD paras    XQuAD qs       speed
-=====================================  ===============  =============  =============  =====
-per-tensor MatMul (library default)    0.897 / 0.925    -              -              -
-per-channel MatMul (recipe 1)          0.988 / 0.992    0.986 / 0.992  0.986 / 0.992  1.9x
-recipe 1 on the fused graph, with      0.988 / 0.993    0.986 / 0.992  0.986 / 0.992  2.2x
-the Attention's Q/K/V (QAttention)
-the same, FFN output of layers 0, 2    0.994 / 0.997    0.991 / 0.997  0.991 / 0.995  1.9x
-kept fp32
-**the same, FFN output of the first    0.996 / 0.997    0.995 / 0.997  0.993 / 0.996  1.8x
-half of the layers fp32 (recipe 2)**
-=====================================  ===============  =============  =============  =====
-
-With two threads, as `rag embed` runs, recipe 2 measured 1.9x, 2.0x and 2.1x the torch baseline
-in three runs of benchmarks/throughput.py (min cosine 0.996 on its 384 VNTC chunks).
-
-Why the FFN output projections: dynamic quantization gives a whole batch's activations one
-uint8 scale, and the input of the FFN's second projection (after GELU) holds a few very large
-values, so its many small values lose their resolution. Keeping all six in fp32 gave 0.996;
-one at a time showed layers 0 and 2 matter (0.990, 0.991 alone; the others 0.988-0.989); the
-first half (0, 1, 2) is the rule, for the margin it keeps on short questions. Measured and
-dropped (choosing set, first 256): reduce_range (7-bit weights) 0.985; uint8 weights 0.990;
-query/key/value, attention-output or FFN-input projections kept fp32: 0.989 to 0.991 (they
-help less than the FFN outputs); every MatMul as 8-bit block-wise MatMulNBits (accuracy
-level 4): 0.9995, but ONNX Runtime's 8-bit kernels made it only 1.2-1.4x torch here, and it
-needs the onnx-ir package. SmoothQuant-style smoothing of the six FFN output inputs (a Mul by
-1/s before each, s folded into the weights; s from 256 other VNTC chunks, alpha 0.5 to 1.0)
-with every MatMul int8: at best (alpha 0.75) 0.992 min on the choosing set, below recipe 2's
-0.995, for 2.0x against recipe 2's 1.8x in the same run (the Muls cost ~5%): dropped.
+int8 recipe (``quantize_int8``, ``RECIPE``): dynamic quantization, int8 weights per output
+channel, the fused Attention's Q/K/V projection included, and the FFN output projections of the
+first half of the layers kept fp32: their inputs (after GELU) hold a few very large values that
+one uint8 scale per batch would crush. On all-MiniLM-L6-v2 that keeps cosine >= 0.99 to torch
+fp32 on every passage at ~2x torch's speed on CPU; the recipes measured and dropped, with their
+figures, are in benchmarks/README.md ("The int8 recipe").
 
 Exported models are cached under ``$RAG_ONNX_CACHE`` (default ``~/.cache/rag/onnx``), keyed by the
 model's files and the library versions, and built once per machine under a file lock (Ray workers
@@ -213,7 +183,7 @@ _FFN_OUTPUT = re.compile(r"layer\.(\d+)/output/dense/MatMul")
 
 def fp32_nodes(model_path: Path) -> list[str]:
     """The nodes int8 leaves in fp32: the FFN output projections of the first half of the
-    layers (see the module docstring for the measurements behind this)."""
+    layers (why, and the measurements behind it: the module docstring, benchmarks/README.md)."""
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph

@@ -31,19 +31,12 @@ RERANK_DEPTH = 30
 DENSE_DEPTH = 10
 FEATURES = ("lexical", "sentence", "dense")
 
-# Vietnamese hybrid, refitted after the name weighting of rag.lexical on the tuning halves of
-# xquad-vi and xquad-vi+news (3,000 VNTC distractors) together: with the English fallback model
-# (the only one loadable offline) the best dense weight is 0 (summed tuning R@1 1.772 at 0, 1.770
-# at 0.1, 1.768 at the former 0.37; with distractors the dense side pushes news above the answer:
-# xquad-vi+news R@1 hybrid 0.903 vs bm25 0.907 at 0.37). Refit with benchmarks/fit_retrieval.py
-# when a multilingual model is in use.
 # (mode, question language) -> weights of FEATURES, scaled so that the lexical weight is 1
 # (only the ratios matter for ranking), chosen on the tuning split of xquad-vi (Vietnamese
-# questions) and xquad-en-vi (English questions) by benchmarks/fit_retrieval.py. Vietnamese: a
-# logistic regression; a grid search for the best tuning MRR@10 moved R@1 by under 0.002 either
-# way, so these stay. English: the grid's choice, which beat the earlier weights on the tuning split
-# (hybrid R@1 0.286 -> 0.296, bm25 0.269 -> 0.281) and held on the other half (0.436 -> 0.440,
-# 0.416 -> 0.418).
+# questions) and xquad-en-vi (English questions) by benchmarks/fit_retrieval.py; the fits and
+# their held-out figures are in eval/README.md. Vietnamese hybrid gives the dense score no weight:
+# with the English fallback model (the only one loadable offline) it pushes news above the answer.
+# Refit with benchmarks/fit_retrieval.py when a multilingual model is in use.
 WEIGHTS: dict[tuple[str, str], tuple[float, float, float]] = {
     ("bm25", "vi"): (1.0, 0.35, 0.0),
     ("bm25", "en"): (1.0, 3.0, 0.0),

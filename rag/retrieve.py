@@ -55,9 +55,9 @@ _FAISS_THREADS = threading.Lock()
 
 
 def dense_search(index, queries: np.ndarray, k: int):
-    """FAISS search; a single question runs on one OpenMP thread. Exact search over 110,883 x
-    384 took 41 ms with 2 threads and 12 ms with 1 on these 2 cores: one query is a memory
-    scan that splitting only makes the threads wait for each other."""
+    """FAISS search; a single question runs on one OpenMP thread: one query is a memory scan
+    that splitting only makes the threads wait for each other (benchmarks/README.md, "Query
+    latency")."""
     if len(queries) > 1:
         return index.search(queries, k)
     import faiss

@@ -28,13 +28,13 @@ class Settings:
     embed_fallback: bool = True
     device: str | None = None
     # How `rag ingest` encodes passages: "torch" (default), "torch-bf16", "onnx" or "onnx-int8"
-    # (ONNX Runtime, the `onnx` extra; int8 ~2x torch on CPU at cosine >= 0.99, see
-    # benchmarks/README.md). Questions are always encoded by torch.
+    # (ONNX Runtime, the `onnx` extra; benchmarks/README.md compares them). Questions are always
+    # encoded by torch.
     embed_backend: str = "torch"
     batch_size: int = 32
     # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
-    # small batches of long passages encode 1.05-1.2x faster, none on a GPU; 0: no cap.
-    # (embeddings.batch.CPU_BATCH_TOKENS, benchmarks/README.md 1c.)
+    # small batches of long passages encode faster, none on a GPU; 0: no cap.
+    # (embeddings.batch.CPU_BATCH_TOKENS.)
     batch_tokens: int | None = None
     # `rag embed --engine ray --address A`: seconds to wait for ray.init to connect. ray.init
     # blocks in native code and retries some wrong ports (a gRPC server that is not Ray's) for
