@@ -2,8 +2,8 @@
 
     python benchmarks/gpu_kit.py [--n 2048] [--out .gpu]
 
-The GPU machine lent to some sessions has PyTorch, sentence-transformers, transformers, pyarrow
-and tqdm, but no ../shared and no network, and a call carries at most 64 MiB. So this writes:
+The GPU machine this is for has PyTorch, sentence-transformers, transformers, pyarrow and tqdm,
+but no ../shared and no network, and a call carries at most 64 MiB. So this writes:
 
 * ``.gpu/passages.jsonl``: the first N VNTC chunks, made here by the product's own code
   (benchmarks/throughput.py --write-passages), ~1 KB each;

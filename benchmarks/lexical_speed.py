@@ -5,9 +5,10 @@ coverage, and the BM25 build (time and peak memory) over VNTC passages.
         [--baseline 4f2d1ca^]
 
 Passages: the first N rows (title, text) of an index's SQLite (opened read-only), e.g. the VNTC
-index of benchmarks/README.md section 2c. The old code is rag/lexical.py and rag/fusion.py as
-they were at the git revision ``--baseline`` (before issue 6), loaded from git into this
-process; each BM25 build runs in a child process of its own so that its peak RSS is its own.
+index that `rag embed --build-index` writes (benchmarks/README.md). The old code is
+rag/lexical.py and rag/fusion.py as they were at the git revision ``--baseline`` (the default,
+4f2d1ca^, is the straightforward code the fast paths replaced), loaded from git into this process;
+each BM25 build runs in a child process of its own so that its peak RSS is its own.
 Old and new outputs are also compared (they must be identical). Prints one JSON object.
 """
 

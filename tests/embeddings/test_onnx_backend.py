@@ -165,7 +165,7 @@ def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
 @pytest.mark.slow
 def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir, tmp_path):
     """The real all-MiniLM-L6-v2: fp32 ONNX equals torch; int8 stays at cosine >= 0.99 for
-    every passage (the issue's bar; benchmarks/README.md has the figures on VNTC and XQuAD)."""
+    every passage (the product's bar; benchmarks/README.md has the figures on VNTC and XQuAD)."""
     torch_enc, onnx_enc, int8_enc = _encoders(minilm_dir, tmp_path)
     texts = _passages(seeds_dir)[:24]
     ref = torch_enc.encode_passages(texts)

@@ -1,4 +1,4 @@
-"""The fast lexical paths give exactly what the straightforward ones gave (issue 6).
+"""The fast lexical paths give exactly what the straightforward ones gave.
 
 normalize(), tokenize(), document_tokens(), the fusion's best-sentence coverage and the
 streaming BM25 build were rewritten for speed; the fusion weights and the evaluation figures
