@@ -30,6 +30,7 @@ from rag.errors import (
     ModelLoadError,
     ModelMismatchError,
     RagError,
+    StorageError,
 )
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, check_upload, load_prepared, prepared_uploads
 
@@ -158,6 +159,8 @@ _STATUS: list[tuple[type[RagError], int]] = [
     (IndexMissingError, 409),
     (ModelMismatchError, 409),
     (IndexBusyError, 503),
+    # A full disk or a read-only index: the request was fine, the server cannot store it.
+    (StorageError, 507),
     (IndexCorruptError, 500),
     (ModelLoadError, 500),
 ]
@@ -238,7 +241,7 @@ def basic_auth(settings: Settings):
 
 # ---- routes ------------------------------------------------------------------------------
 
-_ERRORS = {code: {"model": ErrorOut} for code in (400, 409, 413, 415, 503)}
+_ERRORS = {code: {"model": ErrorOut} for code in (400, 409, 413, 415, 503, 507)}
 
 
 def ingest_message(report) -> str:
@@ -338,12 +341,20 @@ def _save_upload(f: UploadFile, tmp: Path, i: int, max_mb: int) -> tuple[str, Pa
     limit = max_mb * 2**20
     target = tmp / f"{i:04d}{Path(name).suffix.lower()}"
     size = 0
-    with open(target, "wb") as out:
-        while chunk := f.file.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                check_upload(name, size, max_mb)  # raises with the size message
-            out.write(chunk)
+    try:
+        with open(target, "wb") as out:
+            while chunk := f.file.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    check_upload(name, size, max_mb)  # raises with the size message
+                out.write(chunk)
+    except OSError as exc:
+        from rag.store import storage_error
+
+        err = storage_error(exc, "saving the upload", tmp, size + (1 << 20))
+        if err is None:
+            raise
+        raise err from None
     return name, target
 
 
@@ -351,10 +362,11 @@ def _save_upload(f: UploadFile, tmp: Path, i: int, max_mb: int) -> tuple[str, Pa
 
 
 def install_docs(app: FastAPI) -> None:
-    """/docs (Swagger UI) and /redoc from files served by this server. FastAPI's own pages load
-    Swagger UI, ReDoc and a favicon from CDNs, which leaves them blank offline. The assets come
-    from the fastapi-offline package; without it, FastAPI's CDN pages are kept."""
-    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    """/docs (Swagger UI) from files served by this server. FastAPI's own /docs loads Swagger UI
+    and a favicon from CDNs, which leaves it blank offline. The assets come from the
+    fastapi-offline package; without it, FastAPI's CDN page is kept. /redoc is dropped: ReDoc
+    still fetches its logo from cdn.redoc.ly."""
+    from fastapi.openapi.docs import get_swagger_ui_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
@@ -379,15 +391,4 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{root}/api-docs-assets/swagger-ui-bundle.js",
             swagger_css_url=f"{root}/api-docs-assets/swagger-ui.css",
             swagger_favicon_url=f"{root}/api-docs-assets/favicon.png",
-        )
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=f"{root}{app.openapi_url}",
-            title=f"{app.title} - API",
-            redoc_js_url=f"{root}/api-docs-assets/redoc.standalone.js",
-            redoc_favicon_url=f"{root}/api-docs-assets/favicon.png",
-            with_google_fonts=False,
         )

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 STREAM_DELAY_S = 0.05
 HISTORY_TURNS = 6  # earlier turns sent with a follow-up (for the rewritten standalone query)
 STATIC = Path(__file__).parent / "static"
+TABLE_HEADERS = ("col_title", "col_source", "col_date", "col_chunks", "col_id")
 UNDO_S = 10  # how long a deleted article can be brought back
 POLL_S = 3.0  # how often the page checks whether the articles changed (an API upload/delete)
 SAVED_TURNS = 20  # turns kept in the browser's localStorage across reloads
@@ -216,9 +217,11 @@ class ChatUI:
         return t("correction_saved", lang), ""
 
     # ---- corpus ------------------------------------------------------------------------
-    def table(self, query: str):
+    def table(self, query: str, lang: str = DEFAULT_LANG) -> dict:
+        """The articles table, headers included: a value without them would bring back the
+        headers the component was built with (Vietnamese) after a switch to English."""
         rows = render.filter_articles(self.assistant.articles(), query or "")
-        return render.article_rows(rows)
+        return {"data": render.article_rows(rows), "headers": [t(h, lang) for h in TABLE_HEADERS]}
 
     def counts(self, lang: str) -> str:
         info = self.assistant.info()
@@ -244,7 +247,7 @@ class ChatUI:
         return (
             now_gen if changed else gr.skip(),
             self.status(lang, mode) if changed else gr.skip(),
-            self.table(query) if changed else gr.skip(),
+            self.table(query, lang) if changed else gr.skip(),
             self.counts(lang) if changed else gr.skip(),
             gr.update(visible=False) if expired else gr.skip(),
             None if expired else gr.skip(),
@@ -279,7 +282,7 @@ class ChatUI:
         return (
             render.ingest_report_markdown(report, lang),
             None,
-            self.table(query),
+            self.table(query, lang),
             self.counts(lang),
             self.status(lang, mode),
         )
@@ -347,7 +350,7 @@ class ChatUI:
     def _corpus(self, lang, query, mode):
         """(table, counts, status, generation, preview) after a change to the articles."""
         return (
-            self.table(query),
+            self.table(query, lang),
             self.counts(lang),
             self.status(lang, mode),
             self.generation(),
@@ -618,10 +621,9 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                     refresh = on(
                         gr.Button(t("refresh", lang0), size="sm", scale=1), value="refresh"
                     )
-                headers = ["col_title", "col_source", "col_date", "col_chunks", "col_id"]
                 table = gr.Dataframe(
-                    value=ui.table(""),
-                    headers=[t(h, lang0) for h in headers],
+                    value=ui.table("", lang0),
+                    headers=[t(h, lang0) for h in TABLE_HEADERS],
                     datatype=["str", "str", "str", "number", "str"],
                     interactive=False,
                     wrap=True,
@@ -629,11 +631,11 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                     max_height=420,
                     column_widths=["42%", "26%", "10%", "8%", "14%"],
                 )
-                relabel.append(
-                    (table, lambda lang: gr.update(headers=[t(h, lang) for h in headers]))
-                )
                 with gr.Row(equal_height=True):
-                    selected_md = gr.Markdown(t("selected_none", lang0), elem_id="rag-selected")
+                    selected_md = on(
+                        gr.Markdown(t("selected_none", lang0), elem_id="rag-selected"),
+                        value="selected_none",
+                    )
                     delete_btn = on(
                         gr.Button(
                             t("delete", lang0), variant="stop", size="sm", scale=0, min_width=200
@@ -679,9 +681,9 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                 preview = gr.HTML("", elem_id="rag-preview", padding=True)
 
             with gr.Tab(t("tab_settings", lang0), id="settings") as tab_settings:
-                settings_md = gr.Markdown(f"### {t('settings_title', lang0)}")
+                settings_md = gr.Markdown(f"## {t('settings_title', lang0)}")
                 relabel.append(
-                    (settings_md, lambda lang: gr.update(value=f"### {t('settings_title', lang)}"))
+                    (settings_md, lambda lang: gr.update(value=f"## {t('settings_title', lang)}"))
                 )
                 mode = on(
                     gr.Radio(
@@ -805,9 +807,13 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
             [ingest_report, upload, table, counts, status],
             **private,
         ).then(ui.generation, None, [gen], **private)
-        search.change(ui.table, [search], [table], **private)
+        search.change(ui.table, [search, lang], [table], **private)
         refresh.click(
-            lambda q, lang_v, mode_v: (ui.table(q), ui.counts(lang_v), ui.status(lang_v, mode_v)),
+            lambda q, lang_v, mode_v: (
+                ui.table(q, lang_v),
+                ui.counts(lang_v),
+                ui.status(lang_v, mode_v),
+            ),
             [search, lang, mode],
             [table, counts, status],
             **private,
@@ -854,7 +860,7 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
 
         relabel_components = [c for c, _ in relabel]
 
-        def switch_language(new_lang, turns_v, view_v, mode_v):
+        def switch_language(new_lang, turns_v, view_v, mode_v, query):
             new_lang = new_lang if new_lang in ("vi", "en") else DEFAULT_LANG
             answer = c = article = None
             turn = 0
@@ -873,14 +879,25 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                 render.citations_html(answer, turn, new_lang, selected=c.n if c else None),
                 render.source_html(article, c, new_lang),
                 ui.counts(new_lang),
+                ui.table(query, new_lang),
                 *[fn(new_lang) for _, fn in relabel],
             )
 
         after(
             lang_radio.change(
                 switch_language,
-                [lang_radio, turns, view, mode],
-                [lang, title_html, status, chatbot, cites, viewer, counts, *relabel_components],
+                [lang_radio, turns, view, mode, search],
+                [
+                    lang,
+                    title_html,
+                    status,
+                    chatbot,
+                    cites,
+                    viewer,
+                    counts,
+                    table,
+                    *relabel_components,
+                ],
                 **private,
             )
         )
@@ -922,7 +939,7 @@ def build_blocks(assistant: "Assistant", settings: "Settings"):
                 render.citations_html(answer, max(last, 0), lang_v),
                 copy_data_html(turns_v, lang_v),
                 ui.status(lang_v, mode_v),
-                ui.table(""),
+                ui.table("", lang_v),
                 ui.counts(lang_v),
                 ui.generation(),
             )
@@ -991,6 +1008,8 @@ def build_app(settings: "Settings", assistant: "Assistant | None" = None) -> "Fa
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
     # System fonts: every desktop's UI font has the Vietnamese letters, while the theme's
     # bundled web font would fall back glyph by glyph ("Bài" drawn in two fonts).
+    # Subdued text and the primary buttons one shade darker than the theme's defaults: those
+    # fail WCAG AA contrast (2.6:1 and 3.7:1, reported by axe-core).
     theme = gr.themes.Default(
         primary_hue="blue",
         neutral_hue="slate",
@@ -1005,6 +1024,16 @@ def build_app(settings: "Settings", assistant: "Assistant | None" = None) -> "Fa
             "Arial",
             "sans-serif",
         ],
+    ).set(
+        body_text_color_subdued="*neutral_600",
+        color_accent="*primary_600",
+        link_text_color="*primary_700",
+        link_text_color_hover="*primary_800",
+        body_text_color_subdued_dark="*neutral_400",
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_background_fill_dark="*primary_600",
+        button_primary_background_fill_hover_dark="*primary_700",
     )
     return gr.mount_gradio_app(
         app,

@@ -210,6 +210,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "g_clear": ("Xoá cuộc trò chuyện", "Clear"),
     "g_remove": ("Bỏ tệp", "Remove"),
     "g_loading": ("Đang tải", "Loading"),
+    "g_example": ("Câu hỏi mẫu", "Example question"),
     # upload limits
     "upload_bad_type": (
         "{name}: loại tệp {suffix} không được hỗ trợ; hãy dùng .txt, .md, .html, .jsonl hoặc .zip.",
@@ -237,6 +238,7 @@ GRADIO_ORIGINALS: dict[str, tuple[str, ...]] = {
     "g_clear": ("Clear",),
     "g_remove": ("Remove", "Remove file"),
     "g_loading": ("Loading...", "Loading"),
+    "g_example": ("Select example",),
 }
 
 

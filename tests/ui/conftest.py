@@ -107,6 +107,8 @@ def browser():
         f"--user-data-dir={profile}",
     ):
         options.add_argument(arg)
+    # Every request the page makes, read back by tests that check nothing leaves the server.
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_bin), options=options)
     driver.set_page_load_timeout(60)
     yield driver

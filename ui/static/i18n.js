@@ -35,6 +35,18 @@ if (!window.__ragI18nInstalled) {
         if (v && v in map && map[v] !== v) el.setAttribute(attr, map[v]);
       }
     }
+    // The chat's example buttons: "Select example 1: …" and a list role without list items
+    // (an axe violation); a labelled group instead.
+    const example = map["Select example"];
+    for (const el of root.querySelectorAll("#rag-chat .examples")) {
+      if (el.getAttribute("role") !== "group") el.setAttribute("role", "group");
+      if (example && el.getAttribute("aria-label") !== example) el.setAttribute("aria-label", example);
+      for (const b of el.querySelectorAll("button.example[aria-label]")) {
+        const m = /^[^:]*?(\d+): ([\s\S]*)$/.exec(b.getAttribute("aria-label"));
+        const want = m && example ? `${example} ${m[1]}: ${m[2]}` : null;
+        if (want && b.getAttribute("aria-label") !== want) b.setAttribute("aria-label", want);
+      }
+    }
     const lang = header()?.dataset.lang;
     if (lang && document.documentElement.lang !== lang) document.documentElement.lang = lang;
   };
