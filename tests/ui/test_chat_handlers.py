@@ -95,7 +95,9 @@ def test_likes_are_stored_and_updated_and_corrections_attached(chat):
 def test_upload_then_reupload_then_delete(chat, tmp_path: Path):
     f = tmp_path / "meo.txt"
     f.write_text("Mèo Mướp\n\nCon mèo Mướp thích ăn cá kho.\n", encoding="utf-8")
-    report, cleared, rows, counts, status = chat.ingest([str(f)], "vi", "", "hybrid")
+    report, cleared, table, counts, status = chat.ingest([str(f)], "vi", "", "hybrid")
+    rows = table["data"]
+    assert table["headers"][0] == "Tiêu đề"
     assert "Đã thêm 1 bài" in report and cleared is None
     assert rows[0][1] == "meo.txt" and "6 bài" in counts and "6 bài" in status
     report, *_ = chat.ingest([str(f)], "en", "", "hybrid")
@@ -108,10 +110,12 @@ def test_upload_then_reupload_then_delete(chat, tmp_path: Path):
     selected, label, preview = chat.select_article(rows, "vi", Event(row_value=rows[0]))
     assert selected == article_id and "Mèo Mướp" in preview
     out = chat.delete(article_id, "vi", "", "hybrid")
-    _, _, msg, deleted, _, selected, rows, counts, status, gen, preview = out
+    _, _, msg, deleted, _, selected, table, counts, status, gen, preview = out
+    rows = table["data"]
     assert "Đã xoá" in msg and "5 bài" in counts and article_id not in [r[-1] for r in rows]
     assert deleted[0].id == article_id and selected is None
     # Undo (within its window) puts the same article back
-    _, kept, msg, rows, counts, *_ = chat.undo(deleted, "vi", "", "hybrid")
+    _, kept, msg, table, counts, *_ = chat.undo(deleted, "vi", "", "hybrid")
+    rows = table["data"]
     assert "Đã khôi phục" in msg and kept is None and "6 bài" in counts
     assert article_id in [r[-1] for r in rows]
