@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -43,7 +44,11 @@ def locked_versions(lock: Path) -> dict[str, str]:
 def problems(lock: Path) -> list[str]:
     pins = locked_versions(lock)
     out = []
-    for dist in sorted(metadata.distributions(), key=lambda d: d.metadata["Name"].lower()):
+    # What pip installed into this environment: its site-packages only, not whatever a library
+    # added to sys.path at import (Ray puts its vendored psutil and colorama there).
+    places = list(dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib")))
+    dists = metadata.distributions(path=places)
+    for dist in sorted(dists, key=lambda d: d.metadata["Name"].lower()):
         name = canonicalize_name(dist.metadata["Name"])
         if name == PROJECT:
             continue

@@ -44,6 +44,16 @@ def test_the_installed_environment_matches_the_shipped_lock():
     assert check_env.problems(LOCK) == []
 
 
+def test_packages_a_library_put_on_sys_path_are_not_installed_ones(tmp_path, monkeypatch):
+    # Ray prepends its vendored packages (psutil, colorama) to sys.path when imported.
+    vendored = tmp_path / "thirdparty_files" / "vendoredpkg-1.0.dist-info"
+    vendored.mkdir(parents=True)
+    (vendored / "METADATA").write_text("Metadata-Version: 2.1\nName: vendoredpkg\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(vendored.parent))
+    assert "vendoredpkg" in {d.metadata["Name"] for d in metadata.distributions()}
+    assert check_env.problems(LOCK) == []
+
+
 def test_a_version_that_differs_from_the_lock_is_named(tmp_path):
     installed = metadata.version("click")
     lock = _lock_with(tmp_path, {"click": "click==0.0.1"})
