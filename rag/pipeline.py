@@ -17,11 +17,21 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rag.chunk import chunk_article, passage_for_embedding
 from rag.errors import InputError, ModelMismatchError
 from rag.load import load_paths
 from rag.settings import DEFAULT_MODEL, Settings
-from rag.store import Snapshot, SnapshotHolder, Store
+from rag.store import (
+    Snapshot,
+    SnapshotHolder,
+    Store,
+    VectorCache,
+    generation_bytes,
+    storage_error,
+    text_key,
+)
 from rag.types import Answer, Article, Chunk, Hit, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
@@ -30,6 +40,8 @@ MAX_QUESTION_CHARS = 2000
 # that "\x1b[31m" leaves no "[31m" behind once the control characters are dropped.
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 LOCK_WAIT_SECONDS = 10.0
+# Passages encoded between two saves to the vector cache: a failure loses at most this many.
+CACHE_GROUP = 512
 
 
 def clean_question(question: str) -> str:
@@ -162,9 +174,15 @@ class Assistant:
                             device=self.settings.device,
                             batch_size=self.settings.batch_size,
                         )
-                return self._ingest_into(None, items, progress, t0)
-            with self._snapshots.lease(required=False) as base:
-                return self._ingest_into(base, items, progress, t0)
+                report = self._ingest_into(None, items, progress, t0)
+                if report.added:
+                    self._snapshots.refresh()
+                return report
+            with self._snapshots.lease(required=False, current=True) as base:
+                report = self._ingest_into(base, items, progress, t0)
+            if report.added:
+                self._snapshots.refresh()
+            return report
 
     def _ingest_into(
         self,
@@ -200,9 +218,16 @@ class Assistant:
             if base.model is None:
                 encoder = None  # keep a BM25-only index consistent: no half-embedded rows
         vectors = None
+        cache = None
         if encoder is not None:
             passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
-            vectors = self._embed(self._passage_encoder(encoder), passages, progress)
+            cache = VectorCache(
+                self.store.root,
+                f"{encoder.model_id}|{self.settings.embed_backend}|{encoder.dim}|"
+                f"{encoder.spec.passage_prompt}",
+            )
+            need = generation_bytes(base, new, encoder.dim)
+            vectors = self._embed(self._passage_encoder(encoder), passages, progress, cache, need)
         self.store.write_generation(
             base=base,
             add=new,
@@ -218,6 +243,8 @@ class Assistant:
                 "passage_prompt": encoder.spec.passage_prompt if encoder else None,
             },
         )
+        if cache is not None:
+            cache.clear()  # committed: the vectors live in the new generation now
         n_chunks = sum(len(c) for _, c in new)
         return IngestReport(
             added=len(new),
@@ -251,29 +278,72 @@ class Assistant:
                 self._backend_encoder = cached
             return cached[1]
 
-    def _embed(self, encoder, passages: list[str], progress: bool):
+    def _embed(
+        self,
+        encoder,
+        passages: list[str],
+        progress: bool,
+        cache: VectorCache | None = None,
+        need: int = 0,
+    ) -> np.ndarray:
         """Length-sorted batches under the token cap (embeddings.batch.encode_sorted: on a CPU
-        small batches of long passages run faster), a progress bar for large ingests."""
+        small batches of long passages run faster), a progress bar for large ingests.
+
+        With a cache, passages it holds are not encoded again, and each group of CACHE_GROUP
+        newly encoded passages is saved to it before the next one starts, so a failed write
+        (full disk) or a kill costs at most one group on the rerun."""
         from embeddings.batch import batch_tokens_for, encode_sorted
 
-        def run(on_batch=None):
-            return encode_sorted(
-                encoder,
-                passages,
-                max(1, self.settings.batch_size),
-                max_tokens=batch_tokens_for(encoder, self.settings.batch_tokens),
-                on_batch=on_batch,
-            )
+        out = np.zeros((len(passages), encoder.dim), dtype=np.float32)
+        keys = [text_key(p) for p in passages]
+        known = cache.load() if cache is not None else {}
+        todo = []
+        for i, key in enumerate(keys):
+            vec = known.get(key)
+            if vec is not None and vec.shape == (encoder.dim,):
+                out[i] = vec
+            else:
+                todo.append(i)
+        del known
+        # Longest first across groups too, as encode_sorted orders the batches inside one.
+        todo.sort(key=lambda i: -len(passages[i]))
+        max_tokens = batch_tokens_for(encoder, self.settings.batch_tokens)
 
-        if not progress or len(passages) <= 8 * self.settings.batch_size:
-            return run()
+        def run(on_batch=None) -> None:
+            for g in range(0, len(todo), CACHE_GROUP):
+                idx = todo[g : g + CACHE_GROUP]
+                vecs = encode_sorted(
+                    encoder,
+                    [passages[i] for i in idx],
+                    max(1, self.settings.batch_size),
+                    max_tokens=max_tokens,
+                    on_batch=on_batch,
+                )
+                out[idx] = vecs
+                if cache is None:
+                    continue
+                try:
+                    cache.add([keys[i] for i in idx], vecs)
+                except OSError as exc:
+                    left = (len(todo) - g) * encoder.dim * 4
+                    err = storage_error(exc, "writing the index", self.store.root, need + left)
+                    if err is None:
+                        raise
+                    raise err from exc
+
+        if not progress or len(todo) <= 8 * self.settings.batch_size:
+            run()
+            return out
         from tqdm import tqdm
 
         with tqdm(total=len(passages), unit="passage", desc="embedding") as bar:
-            return run(bar.update)
+            bar.update(len(passages) - len(todo))
+            run(bar.update)
+        return out
 
     def delete(self, article_id: str) -> bool:
-        with self.store.lock(timeout=LOCK_WAIT_SECONDS), self._snapshots.lease(False) as base:
+        lock = self.store.lock(timeout=LOCK_WAIT_SECONDS)
+        with lock, self._snapshots.lease(required=False, current=True) as base:
             if base is None or not base.has_article(article_id):
                 return False
             self.store.write_generation(
@@ -286,6 +356,7 @@ class Assistant:
                 settings_info=base.manifest.get("settings", {}),
                 faiss_kind="auto",
             )
+        self._snapshots.refresh()
         return True
 
     # ---- questions ---------------------------------------------------------------------

@@ -15,7 +15,10 @@ FAISS and document i of BM25 are the same passage in every generation.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -31,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from rag import __version__
-from rag.errors import IndexBusyError, IndexCorruptError, IndexMissingError, InputError
+from rag.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMissingError,
+    InputError,
+    StorageError,
+)
 from rag.lexical import BM25Index
 from rag.types import Article, Chunk
 
@@ -119,6 +128,76 @@ def _fsync_tree(path: Path) -> None:
             with open(p, "rb") as fh:
                 os.fsync(fh.fileno())
     _fsync_dir(path)
+
+
+# SQLite's primary result codes for the same faults (sqlite3 reports them, not an errno).
+_SQLITE_ERRNO = {13: errno.ENOSPC, 8: errno.EROFS, 3: errno.EACCES, 10: errno.EIO, 14: errno.EACCES}
+MB = 2**20
+
+
+def storage_errno(exc: BaseException) -> int | None:
+    """The errno behind a failed write (OSError, or sqlite3's own codes); None for others."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _SQLITE_ERRNO:
+            return _SQLITE_ERRNO[code & 0xFF]
+        if "disk is full" in str(exc):
+            return errno.ENOSPC
+    return None
+
+
+def storage_error(exc: BaseException, what: str, path: Path, need: int) -> StorageError | None:
+    """The one-line StorageError for a write that failed with ``exc`` (None if ``exc`` is not a
+    storage fault). ``need``: bytes the write needs, for "free N MB" (what is free is
+    subtracted, so call it after the temporary files are removed)."""
+    code = storage_errno(exc)
+    if code is None:
+        return None
+    where = f"while {what} at {path}"
+    again = "run the same command again"
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            free = shutil.disk_usage(_existing_parent(path)).free
+        except OSError:
+            free = 0
+        mb = max(1, math.ceil((need - free) / MB))
+        if code == errno.ENOSPC:
+            msg = f"no space left on device {where}; free {mb} MB and {again}"
+        else:
+            msg = f"disk quota exceeded {where}; free {mb} MB (or raise the quota) and {again}"
+    elif code == errno.EROFS:
+        msg = f"read-only file system {where}; use a writable location and {again}"
+    elif code in (errno.EACCES, errno.EPERM):
+        msg = f"permission denied {where}; make it writable (or use another location) and {again}"
+    else:
+        msg = f"{os.strerror(code).lower()} {where}; check the disk and {again}"
+    err = StorageError(msg)
+    err.errno = code  # type: ignore[attr-defined]
+    return err
+
+
+def _existing_parent(path: Path) -> Path:
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def generation_bytes(base: Snapshot | None, add: Sequence[tuple[Article, Sequence[Chunk]]], dim):
+    """About what writing a generation takes on disk: the base copied, the new text twice
+    (SQLite rows and BM25), the new vectors, and a margin for SQLite's journal."""
+    old = 0
+    if base is not None:
+        old = (
+            sum(p.stat().st_size for p in base.gen_dir.rglob("*") if p.is_file())
+            if (base.gen_dir.exists())
+            else 0
+        )
+    text = sum(len(a.text.encode()) + sum(len(c.text.encode()) for c in cs) for a, cs in add)
+    vectors = sum(len(cs) for _, cs in add) * 4 * int(dim or 0)
+    return int(1.2 * (old + 2 * text + vectors)) + MB
 
 
 @dataclass(frozen=True)
@@ -279,8 +358,9 @@ class SnapshotHolder:
 
     ``with holder.lease() as snap:`` gives a reader the snapshot that is current when it
     starts and keeps it open until the block ends, whatever writers commit meanwhile. When
-    CURRENT moves, the next lease loads the new generation (one thread loads; the others keep
-    leasing the old one meanwhile) and the old one closes when its last lease ends."""
+    CURRENT moves, the next lease loads the new generation (one thread loads; other readers
+    keep leasing the old one meanwhile, unless they ask for ``current=True``, as writers must)
+    and the old one closes when its last lease ends."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -289,10 +369,11 @@ class SnapshotHolder:
         self._loading = threading.Lock()  # one loader at a time
 
     @contextmanager
-    def lease(self, required: bool = True) -> Iterator[Snapshot | None]:
+    def lease(self, required: bool = True, *, current: bool = False) -> Iterator[Snapshot | None]:
         """The current snapshot, held open for the block; None when there is no index and
-        ``required`` is false (IndexMissingError when it is true)."""
-        snap = self._acquire(required)
+        ``required`` is false (IndexMissingError when it is true). ``current``: wait for the
+        generation CURRENT names now even while another thread loads it (a writer's base)."""
+        snap = self._acquire(required, current)
         try:
             yield snap
         finally:
@@ -311,13 +392,19 @@ class SnapshotHolder:
                 return snap
         return None
 
-    def _acquire(self, required: bool) -> Snapshot | None:
+    def refresh(self) -> None:
+        """Load the generation CURRENT names now (after a commit: the writer's next reads, and
+        its client's, see what it wrote)."""
+        with self.lease(required=False, current=True):
+            pass
+
+    def _acquire(self, required: bool, current: bool) -> Snapshot | None:
         gen = self.store.current_generation()
         if gen is not None and (snap := self._leased(gen)) is not None:
             return snap
         # CURRENT moved (or nothing is loaded yet). While another thread loads the new
         # generation, keep answering from the one held rather than queueing behind the load.
-        if not self._loading.acquire(blocking=False):
+        if not self._loading.acquire(blocking=current):
             if gen is not None and (snap := self._leased(None)) is not None:
                 return snap
             self._loading.acquire()
@@ -448,15 +535,17 @@ class Store:
     def lock(self, timeout: float = 0.0) -> Iterator[None]:
         from filelock import FileLock, Timeout
 
-        self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / ".write.lock"))
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             lock.acquire(timeout=timeout)
-        except Timeout:
+        except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
             raise IndexBusyError(
                 f"another process is writing the index {self.root}: wait for it to finish and try "
                 f"again"
             ) from None
+        except OSError as exc:
+            raise storage_error(exc, "writing the index", self.root, MB) or exc from None
         try:
             yield
         finally:
@@ -475,13 +564,31 @@ class Store:
         faiss_kind: str = "auto",
     ) -> str:
         """Write the next generation = base - delete + add, then make it current.
-        Must be called under lock(). ``vectors`` holds one row per chunk in ``add``, in order."""
+        Must be called under lock(). ``vectors`` holds one row per chunk in ``add``, in order.
+        A full disk or any other failed write raises StorageError (one line) after removing the
+        temporary generation; CURRENT and the live generation are untouched."""
         self._sweep()
         number = 1 + max(
             [0] + [int(p.name[4:]) for p in self.root.glob("gen-[0-9]*") if p.name[4:].isdigit()]
         )
         name = f"gen-{number:06d}"
         tmp = self.root / f".tmp-{name}-{os.getpid()}"
+        try:
+            return self._write_generation(
+                tmp, name, base, add, vectors, delete, model, dim, settings_info, faiss_kind
+            )
+        except (OSError, sqlite3.Error) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            (self.root / f".CURRENT.{os.getpid()}").unlink(missing_ok=True)
+            need = generation_bytes(base, add, dim)
+            err = storage_error(exc, "writing the index", self.root, need)
+            if err is None:
+                raise
+            raise err from exc
+
+    def _write_generation(
+        self, tmp, name, base, add, vectors, delete, model, dim, settings_info, faiss_kind
+    ) -> str:
         tmp.mkdir(parents=True)
         try:
             count, n_articles = self._write_rows(tmp, base, add, delete)
@@ -517,6 +624,9 @@ class Store:
             _fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            # Renamed into place but never made current (the pointer could not be written).
+            if self.current_generation() != name:
+                shutil.rmtree(self.root / name, ignore_errors=True)
             raise
         self._prune(keep=name)
         return name
@@ -587,13 +697,18 @@ class Store:
         index, kind = make_faiss_index(dim, count, faiss_kind)
         if count:
             index.add(np.ascontiguousarray(allv, dtype=np.float32))
-        faiss.write_index(index, str(tmp / "vectors.faiss"))
+        # Through a Python file: faiss.write_index(path) only prints a failed fclose (a full
+        # disk) and returns, leaving a truncated file that would then be committed.
+        with open(tmp / "vectors.faiss", "wb") as fh:
+            faiss.write_index(index, faiss.PyCallbackIOWriter(lambda b: fh.write(b)))
         return kind
 
     def _sweep(self) -> None:
         """Remove temporary folders left by writers that died (we hold the lock)."""
         for p in self.root.glob(".tmp-gen-*"):
             shutil.rmtree(p, ignore_errors=True)
+        for p in self.root.glob(".vector-cache/*/.part-*"):
+            p.unlink(missing_ok=True)
         for p in self.root.glob(".CURRENT.*"):
             p.unlink(missing_ok=True)
         # A writer killed between renaming its generation into place and switching CURRENT
@@ -619,6 +734,49 @@ class Store:
             shutil.rmtree(p, ignore_errors=True)
 
 
+class VectorCache:
+    """Passage vectors encoded for a write that has not committed yet, kept in the index
+    directory (``.vector-cache/<key>/part-N.npz``: text sha1s + float32 vectors) so that a
+    rerun after a failed write (full disk, kill) encodes nothing it had already encoded.
+    ``key`` names the model and backend that made the vectors; the writer clears the cache
+    after its commit. Only the lock holder touches it."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        self.dir = Path(root) / ".vector-cache" / hashlib.sha1(key.encode()).hexdigest()[:16]
+
+    def load(self) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for part in sorted(self.dir.glob("part-*.npz")):
+            try:
+                with np.load(part, allow_pickle=False) as z:
+                    keys, vecs = z["keys"], z["vectors"]
+            except (OSError, ValueError, KeyError):
+                continue  # a part cut short by a crash: its passages are encoded again
+            if vecs.ndim == 2 and len(keys) == len(vecs):
+                found.update(zip((k.decode() for k in keys), vecs, strict=True))
+        return found
+
+    def add(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Append one part; written to a temporary name, then renamed (never half a part)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        n = len(list(self.dir.glob("part-*.npz")))
+        tmp = self.dir / f".part-{n:06d}.{os.getpid()}.npz"
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, keys=np.array(keys, dtype="S40"), vectors=vectors.astype(np.float32))
+            os.replace(tmp, self.dir / f"part-{n:06d}.npz")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def clear(self) -> None:
+        shutil.rmtree(self.dir.parent, ignore_errors=True)
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
 def _write_bm25(gen_dir: Path) -> None:
     """BM25 over the generation's rows in row order, streamed from SQLite: (title, text) pairs
     (rag.lexical weights the title field), never all in memory at once."""
@@ -634,8 +792,6 @@ def _write_bm25(gen_dir: Path) -> None:
 
 
 def _sha1(text: str) -> str:
-    import hashlib
-
     return hashlib.sha1(text.encode()).hexdigest()
 
 
