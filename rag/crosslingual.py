@@ -78,7 +78,7 @@ def extract_tables() -> dict:
             names.setdefault(key, set()).add(vietnamese)
 
     for code, name in en.territories.items():
-        if code in vi.territories and not code.isdigit():  # numeric codes are regions
+        if code in vi.territories and not code.isdecimal():  # numeric codes are regions
             add(name, vi.territories[code])
     for zone, data in vi.time_zones.items():
         city = data.get("city")
@@ -158,7 +158,7 @@ def _unit_words(forms: Mapping[str, Any]) -> list[str]:
 
 
 def _number(word: str) -> int | None:
-    if word.isdigit():
+    if word.isdecimal():
         return int(word)
     return _EN_NUMBERS.get(word.lower())
 
@@ -194,7 +194,7 @@ def vietnamese_forms(question: str) -> list[str]:
                 out.append(f"{number} {unit}")
                 if number in _VI_NUMBERS:
                     out.append(f"{_VI_NUMBERS[number]} {unit}")
-        elif number is not None and not w.isdigit():
+        elif number is not None and not w.isdecimal():
             out.append(str(number))
         i += step
     return list(dict.fromkeys(out))
@@ -203,7 +203,7 @@ def vietnamese_forms(question: str) -> list[str]:
 def _day(words: list[str], i: int) -> int | None:
     """The day of month written next to a month name: "June 19", "19 June"."""
     for j in (i + 1, i - 1):
-        if 0 <= j < len(words) and words[j].isdigit() and 1 <= int(words[j]) <= 31:
+        if 0 <= j < len(words) and words[j].isdecimal() and 1 <= int(words[j]) <= 31:
             return int(words[j])
     return None
 

@@ -25,6 +25,11 @@ def test_units_after_numbers_in_digits_and_words():
     assert {"2 giờ", "hai giờ", "3 ngày", "ba ngày"} <= set(forms)
 
 
+def test_digits_that_are_not_decimal_are_not_numbers():
+    # "¹".isdigit() is true but int("¹") fails: superscripts are not numbers of a question.
+    assert vietnamese_forms("¹ hours ² days") == []
+
+
 def test_lower_case_words_are_not_names():
     # "may" the verb and "turkey" the bird are not the month or the country.
     assert vietnamese_forms("Which turkey may they cook?") == []
