@@ -237,7 +237,12 @@ class Assistant:
             settings_info={
                 "chunk_size": chunk_size,
                 "chunk_overlap": overlap,
-                "requested_model": self.choice.requested,
+                # An index keeps what was first asked for: an upload into an index built with a
+                # fallback must not record the fallback as the requested model.
+                "requested_model": (
+                    base.manifest.get("settings", {}).get("requested_model") if base else None
+                )
+                or self.choice.requested,
                 "embed_backend": self.settings.embed_backend if encoder else None,
                 "query_prompt": encoder.spec.query_prompt if encoder else None,
                 "passage_prompt": encoder.spec.passage_prompt if encoder else None,

@@ -91,3 +91,34 @@ def test_default_settings_use_the_bundled_e5_and_answer(tmp_path, seeds_dir):
     _check_treaty_answer(answer)
     assert answer.model == LABEL
     assert answer.warnings == ()
+
+
+def test_an_upload_keeps_the_warning_of_an_index_built_with_a_fallback(
+    tmp_path, minilm_dir, seeds_dir, monkeypatch
+):
+    """The manifest keeps the model first asked for: adding articles to an index built with a
+    fallback, from a process that opened the index's own model, must not make the fallback
+    look requested (the warning would vanish while the fallback is still in use)."""
+    from rag.settings import Settings
+
+    # MiniLM as the fallback: the bundled e5, which comes first, cannot be built here.
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path / "a-file" / "models"))
+    missing = tmp_path / "model-not-there"
+    index = tmp_path / "index"
+    seeds = sorted(seeds_dir.glob("*.txt"))
+    first = Assistant(Settings.load(env={}, index_dir=index, embed_model=str(missing)))
+    first.ingest([seeds[0]])
+    assert str(missing) in (first.model_warning() or "")
+    first.close()
+
+    restarted = Assistant(Settings.load(env={}, index_dir=index))
+    try:
+        restarted.ingest([seeds[1]])
+        assert restarted.info()["articles"] == 2
+        settings = restarted.store.open().manifest["settings"]
+        assert settings["requested_model"] == str(missing)
+        warning = restarted.model_warning() or ""
+        assert "all-MiniLM-L6-v2" in warning and str(missing) in warning
+    finally:
+        restarted.close()
