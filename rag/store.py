@@ -456,6 +456,15 @@ class Store:
         except FileNotFoundError:
             return None
 
+    def manifest_model(self) -> str | None:
+        """The model of the current generation, from its manifest alone (nothing loaded);
+        None when there is no readable index."""
+        gen = self.current_generation()
+        try:
+            return json.loads((self.root / gen / "manifest.json").read_text()).get("model")
+        except (TypeError, OSError, ValueError, AttributeError):
+            return None
+
     def open(self) -> Snapshot:
         # A writer may switch CURRENT and prune the generation a reader is loading; that is
         # not damage: load the new current one instead. Damage stays put and is reported.

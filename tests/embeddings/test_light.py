@@ -81,3 +81,13 @@ def test_a_process_that_only_encodes_questions_never_imports_torch(recorded: Enc
     assert run.stdout.split() == ["False", "False"]
     expected = recorded.encode_queries(QUESTIONS[:2])
     assert np.allclose(np.load(out), expected, atol=1e-4)
+
+
+def test_a_prefetched_encoder_is_the_one_loaded(recorded: Encoder):
+    light.prefetch("tiny/test-model")
+    fast = light.load("tiny/test-model")
+    assert fast is not None
+    cos = (recorded.encode_queries(QUESTIONS[:2]) * fast.encode_queries(QUESTIONS[:2])).sum(1)
+    assert cos.min() >= 0.999
+    light.prefetch("not/recorded")
+    assert light.load("not/recorded") is None

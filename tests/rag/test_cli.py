@@ -94,3 +94,39 @@ def test_help_is_instant_and_lists_commands():
         timeout=60,
     )
     assert proc.stdout.strip() == "False False"
+
+
+def test_ask_from_the_shell_encodes_the_question_without_torch(tmp_path, tiny_model_dir, seeds_dir):
+    """Once `python -m embeddings.light` has recorded the model, `rag ask` answers without
+    importing torch or sentence-transformers, with the same answer as the torch path."""
+    env = {**os.environ, **_env(tmp_path, tiny_model_dir), "RAG_ONNX_CACHE": str(tmp_path / "onnx")}
+    r = CliRunner().invoke(cli, ["ingest", str(seeds_dir)], env=env)
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["ask", TREATY_Q, "--json"], env=env)
+    with_torch = json.loads(r.stdout)
+
+    rec = subprocess.run(
+        [sys.executable, "-m", "embeddings.light", "--model", str(tiny_model_dir)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert rec.returncode == 0, rec.stderr
+    assert "questions encoded without torch" in rec.stdout
+
+    code = (
+        "import sys\n"
+        "from rag.cli import main\n"
+        f"sys.argv = ['rag', 'ask', {TREATY_Q!r}, '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert "HEAVY []" in proc.stderr, proc.stderr
+    light = json.loads(proc.stdout)
+    assert light["answer"] == with_torch["answer"]
+    assert [c["article_id"] for c in light["citations"]] == [
+        c["article_id"] for c in with_torch["citations"]
+    ]
+    assert light["retrieval"] == with_torch["retrieval"]
