@@ -38,9 +38,15 @@ def css(driver, selector: str):
 
 
 def text(driver, selector: str) -> str:
-    """The visible text of the first match, "" while there is none (waits poll this)."""
+    """The visible text of the first match, "" while there is none or it is being replaced
+    (waits poll this)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     found = css(driver, selector)
-    return found[0].text if found else ""
+    try:
+        return found[0].text if found else ""
+    except StaleElementReferenceException:
+        return ""
 
 
 def bot_texts(driver) -> list[str]:
@@ -121,7 +127,11 @@ def test_chat_citation_viewer_upload_feedback_language(live, browser, tmp_path):
     shoot(d, tmp_path, "screenshot-chat.png")
 
     # 3. thumbs up on the answer: a row in the feedback SQLite file
-    css(d, '#rag-chat button[aria-label="Like"]')[0].click()
+    # Gradio's "Like" is in the page's language (ui/static/i18n.js): "Thích"
+    like = '#rag-chat button[aria-label="Thích"]'
+    wait(d, lambda d: css(d, like))
+    assert not css(d, '#rag-chat button[aria-label="Like"]')
+    css(d, like)[-1].click()
     wait(d, lambda d: "👍" in text(d, "#rag-feedback-status"))
     feedback = Path(live.settings.index_dir).resolve().parent / "feedback.sqlite"
     with sqlite3.connect(feedback) as db:
