@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -92,7 +93,11 @@ def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, backend, as_jso
         chunk_overlap=chunk_overlap,
         embed_backend=backend,
     )
-    report = Assistant(settings).ingest(list(paths), progress=not as_json, rebuild=rebuild)
+    assistant = Assistant(settings)
+    report = assistant.ingest(list(paths), progress=not as_json, rebuild=rebuild)
+    if report.added:
+        # New segments: merge small ones as the policy asks (each merge its own commit).
+        assistant.optimize()
     if as_json:
         _echo_json(report.to_dict())
         return
@@ -176,9 +181,53 @@ def serve(index_dir, seeds_dir, host, port) -> None:
             + ("" if settings.auth else "; set RAG_AUTH=user:password to require a login"),
             err=True,
         )
+    assistant.background_merges = True  # merge new segments after each commit, in a thread
     from ui.app import serve as serve_app
 
     serve_app(settings, assistant=assistant)
+
+
+@cli.group()
+def index() -> None:
+    """Maintain the index directory."""
+
+
+@index.command()
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
+@click.option("--full", is_flag=True, help="Merge every segment into one, dropping deleted rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def optimize(index_dir, full, as_json) -> None:
+    """Merge segments: small ones of similar size (the merge policy), or all with --full.
+
+    Readers keep answering meanwhile; each merge is one commit, so an interrupted run loses
+    nothing.
+
+    \b
+    Example:  rag index optimize --full
+    """
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(_settings(index_dir=index_dir))
+    if not assistant.store.exists():
+        assistant.store.open()  # IndexMissingError, with the how-to
+    t0 = time.perf_counter()
+    merges = assistant.optimize(full=full)
+    info = assistant.info()
+    data = {
+        "merges": merges,
+        "segments": info.get("segments"),
+        "articles": info.get("articles"),
+        "chunks": info.get("chunks"),
+        "generation": info.get("generation"),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    if as_json:
+        _echo_json(data)
+        return
+    click.echo(
+        f"{merges} merge(s) in {data['seconds']:.1f} s: {data['segments']} segment(s), "
+        f"{data['articles']} article(s), {data['chunks']} passage(s) ({data['generation']})"
+    )
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""Vietnamese-aware text normalization and BM25 (bm25s).
+"""Vietnamese-aware text normalization and BM25 over segment postings (bm25s formulas).
 
 The same normalize() runs on passages at indexing time and on questions at query time, so both
 sides meet on one form: NFC, lower case, one tone-mark placement ("hoà" = "hòa", "thuý" = "thúy"),
@@ -20,11 +20,12 @@ around them, which news on other subjects shares.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 
@@ -259,30 +260,102 @@ def query_terms(question: str) -> dict[str, float]:
     return out
 
 
-class BM25Index:
-    """bm25s over document_tokens(); scores for the whole corpus come back as one array so
-    that fusion can combine them with dense scores."""
+def _term_key(token: str) -> int:
+    """A term's 64-bit key: each segment's vocabulary is a sorted array of keys (looked up by
+    binary search, loaded without building a dict), the terms' UTF-8 kept beside them to
+    confirm a match."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
 
-    def __init__(self, model) -> None:
-        self._model = model
+
+_PARTS = ("keys", "terms", "term_offsets", "indptr", "docs", "tfs", "lengths")
+
+
+class Postings:
+    """One segment's inverted index: raw term frequencies, no scores. Scores depend on the
+    statistics of the whole collection (document count, mean length, document frequencies),
+    which change as segments come and go, so they are computed at query time (BM25Index).
+
+    Arrays (saved as .npy, no pickles): ``keys`` (uint64, sorted) and ``terms`` (UTF-8 bytes,
+    split by ``term_offsets``) name the terms; ``indptr`` cuts ``docs`` (int32, ascending per
+    term) and ``tfs`` (int32) into each term's postings; ``lengths`` (int64) is each passage's
+    token count."""
+
+    def __init__(self, keys, terms, term_offsets, indptr, docs, tfs, lengths) -> None:
+        self.keys = keys
+        self.terms = terms
+        self.term_offsets = term_offsets
+        self.indptr = indptr
+        self.docs = docs
+        self.tfs = tfs
+        self.lengths = lengths
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    def column(self, term: str) -> int | None:
+        """The column of ``term``, or None."""
+        key = np.uint64(_term_key(term))
+        raw = term.encode()
+        i = int(np.searchsorted(self.keys, key))
+        while i < len(self.keys) and self.keys[i] == key:
+            a, b = int(self.term_offsets[i]), int(self.term_offsets[i + 1])
+            if self.terms[a:b].tobytes() == raw:
+                return i
+            i += 1
+        return None
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(docs, tfs) of ``term``; None when no passage of the segment holds it."""
+        j = self.column(term)
+        if j is None:
+            return None
+        s = slice(int(self.indptr[j]), int(self.indptr[j + 1]))
+        return self.docs[s], self.tfs[s]
+
+    def vocabulary(self) -> list[str]:
+        blob, off = self.terms.tobytes(), self.term_offsets.tolist()
+        return [blob[off[i] : off[i + 1]].decode() for i in range(len(self.keys))]
 
     @classmethod
-    def build(
-        cls, docs: Iterable[str | tuple[str, str]], k1: float = BM25_K1, b: float = BM25_B
-    ) -> BM25Index:
+    def from_counts(cls, tokens: list[str], ids, tfs, nnz, lengths) -> Postings:
+        """From (token id, count) pairs passage after passage: ``tokens`` names the ids,
+        ``nnz`` counts each passage's distinct tokens, ``lengths`` its tokens."""
+        ids = np.asarray(ids, dtype=np.int64)
+        keys = np.fromiter((_term_key(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+        order = np.argsort(keys, kind="stable")
+        rank = np.empty(len(tokens), dtype=np.int64)
+        rank[order] = np.arange(len(tokens))
+        cols = rank[ids]
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int32), np.asarray(nnz, dtype=np.int64))
+        # Column-major, passages ascending within a column (entries already come in row order).
+        by_col = np.argsort(cols, kind="stable")
+        indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=len(tokens)), out=indptr[1:])
+        encoded = [tokens[i].encode() for i in order]
+        term_offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=term_offsets[1:])
+        return cls(
+            keys[order],
+            np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
+            term_offsets,
+            indptr,
+            rows[by_col],
+            np.asarray(tfs, dtype=np.int32)[by_col],
+            np.asarray(lengths, dtype=np.int64),
+        )
+
+    @classmethod
+    def build(cls, docs: Iterable[str | tuple[str, str]]) -> Postings:
         """``docs``: passages as text, or as (title, text) to give the title its weight; any
         iterable (a SQLite cursor streams). Each passage becomes (token id, count) pairs as it
         comes, so memory holds the vocabulary and two int32 per distinct token of a passage,
-        never the token lists: 111k VNTC passages took 8.6 GB as lists of strings handed to
-        bm25s. The scores are bm25s's own ("lucene" BM25, its formulas step by step, see
-        _bm25_matrix) and the model is a bm25s.BM25, saved and loaded by bm25s."""
-        import bm25s
-
+        never the token lists. A passage without tokens counts as one "" token (as bm25s)."""
         vocab = _Vocabulary()
-        ids = array("i")  # distinct token ids of each passage, passage after passage
-        tfs = array("i")  # their counts in the passage
-        nnz = array("q")  # distinct tokens per passage
-        lengths = array("q")  # tokens per passage
+        ids = array("i")
+        tfs = array("i")
+        nnz = array("q")
+        lengths = array("q")
         for d in docs:
             tokens = (document_tokens(*d) if isinstance(d, tuple) else document_tokens("", d)) or [
                 ""
@@ -292,107 +365,188 @@ class BM25Index:
             tfs.extend(counts.values())
             nnz.append(len(counts))
             lengths.append(len(tokens))
-        if not lengths:
-            return cls(None)
-        model = bm25s.BM25(k1=k1, b=b)
-        model.scores = _bm25_matrix(
+        return cls.from_counts(
+            list(vocab),
             np.frombuffer(ids, dtype=np.int32),
             np.frombuffer(tfs, dtype=np.int32),
             np.frombuffer(nnz, dtype=np.int64),
             np.frombuffer(lengths, dtype=np.int64),
-            len(vocab),
-            model,
         )
-        # As bm25s.BM25.index(create_empty_token=True): "" is in the vocabulary, without a
-        # column unless a passage had no token.
-        vocab = dict(vocab)
-        vocab.setdefault("", len(vocab))
-        model.nonoccurrence_array = None  # only BM25L and BM25+ have one
-        model.vocab_dict = vocab
-        model.unique_token_ids_set = set(vocab.values())
-        return cls(model)
 
-    def known(self, terms: Iterable[str]) -> set[str]:
-        """The terms that some indexed passage contains."""
-        vocab = self._model.vocab_dict if self._model is not None else {}
-        return {t for t in terms if t in vocab}
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[Postings, np.ndarray | None]]) -> Postings:
+        """One segment's postings from several, in order, keeping the passages where the mask
+        is True (None: all): what a merge of segments writes, without tokenizing again."""
+        vocab = _Vocabulary()
+        ids, tfs, nnz, lengths = [], [], [], []
+        for p, keep in parts:
+            n = p.size
+            keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+            new_doc = np.cumsum(keep) - 1
+            col_of = np.array([vocab[t] for t in p.vocabulary()], dtype=np.int64)
+            cols = np.repeat(col_of, np.diff(p.indptr))
+            live = keep[p.docs]
+            docs = new_doc[p.docs[live]]
+            cols, tf = cols[live], p.tfs[live]
+            # Back to passage order (the source is column-major).
+            order = np.lexsort((cols, docs))
+            ids.append(cols[order])
+            tfs.append(tf[order])
+            nnz.append(np.bincount(docs, minlength=int(keep.sum())))
+            lengths.append(p.lengths[keep])
+
+        def cat(xs, t):
+            return np.concatenate(xs).astype(t) if xs else np.zeros(0, t)
+
+        return cls.from_counts(
+            list(vocab),
+            cat(ids, np.int64),
+            cat(tfs, np.int32),
+            cat(nnz, np.int64),
+            cat(lengths, np.int64),
+        )
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in _PARTS:
+            with open(directory / f"{name}.npy", "wb") as fh:
+                np.save(fh, getattr(self, name), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> Postings:
+        arrays = [np.load(directory / f"{n}.npy", allow_pickle=False) for n in _PARTS]
+        p = cls(*arrays)
+        v = len(p.keys)
+        if (
+            len(p.indptr) != v + 1
+            or len(p.term_offsets) != v + 1
+            or len(p.docs) != len(p.tfs)
+            or (v and int(p.indptr[-1]) != len(p.docs))
+            or (len(p.docs) and int(p.docs.max()) >= p.size)
+        ):
+            raise ValueError(f"inconsistent postings in {directory}")
+        return p
+
+
+class BM25Index:
+    """BM25 ("lucene" variant, bm25s's formulas and float operations) over the postings of
+    one or more segments, with the statistics of the whole collection: document count, mean
+    length and document frequencies summed over the live passages of every segment, deleted
+    passages left out. Scores for all positions come back as one array (deleted positions
+    score 0), so that fusion can combine them with dense scores, and they equal, float for
+    float, what a single index over the same live passages gives.
+
+    ``parts``: (postings, deleted mask or None), in position order: part i's passages follow
+    part i-1's."""
+
+    def __init__(
+        self,
+        parts: Sequence[tuple[Postings, np.ndarray | None]] = (),
+        k1: float = BM25_K1,
+        b: float = BM25_B,
+    ) -> None:
+        self.k1, self.b = k1, b
+        self._parts = []
+        offset = 0
+        total_len = 0
+        live = 0
+        for p, deleted in parts:
+            if deleted is not None and not deleted.any():
+                deleted = None
+            self._parts.append([p, offset, deleted, None])
+            offset += p.size
+            keep = p.lengths if deleted is None else p.lengths[~deleted]
+            total_len += int(keep.sum())
+            live += len(keep)
+        self._span = offset
+        self.live = live
+        # bm25s: the mean of an int64 array (exact integer sum, then one division).
+        self._avg_len = np.float64(total_len) / np.float64(live) if live else np.float64(1.0)
+        for part in self._parts:
+            length = part[0].lengths.astype(np.float64)
+            part[3] = k1 * ((1 - b) + b * length / self._avg_len)
+
+    @classmethod
+    def build(
+        cls, docs: Iterable[str | tuple[str, str]], k1: float = BM25_K1, b: float = BM25_B
+    ) -> BM25Index:
+        """A one-segment index of ``docs`` (see Postings.build)."""
+        p = Postings.build(docs)
+        return cls([(p, None)] if p.size else [], k1, b)
 
     @property
     def size(self) -> int:
-        if self._model is None:
-            return 0
-        return int(self._model.scores["num_docs"])
+        """Positions scored (live and deleted passages)."""
+        return self._span
+
+    def _live_postings(self, term: str):
+        """[(offset, docs, tfs, part)] of the live passages holding ``term``."""
+        out = []
+        for part in self._parts:
+            p, offset, deleted, _ = part
+            found = p.postings(term)
+            if found is None:
+                continue
+            docs, tfs = found
+            if deleted is not None:
+                keep = ~deleted[docs]
+                docs, tfs = docs[keep], tfs[keep]
+            if len(docs):
+                out.append((offset, docs, tfs, part))
+        return out
+
+    def df(self, term: str) -> int:
+        return sum(len(d) for _, d, _, _ in self._live_postings(term))
+
+    def known(self, terms: Iterable[str]) -> set[str]:
+        """The terms that some indexed (live) passage contains."""
+        return {t for t in terms if self._live_postings(t)}
+
+    def idf(self, df: int) -> np.float32:
+        """bm25s's lucene idf, computed by bm25s's own function (math.log), as float32."""
+        from bm25s.scoring import _select_idf_scorer
+
+        return np.float32(_select_idf_scorer("lucene")(int(df), N=self.live))
 
     def scores(self, query: str | dict[str, float]) -> np.ndarray:
-        """BM25 score of every passage for ``query`` (a question, or the weighted terms of
-        query_terms), float32 in corpus order."""
-        if self._model is None:
-            return np.zeros(0, dtype=np.float32)
-        terms = query_terms(query) if isinstance(query, str) else query
-        vocab = self._model.vocab_dict
-        found = [(vocab[t], w) for t, w in terms.items() if t in vocab and w > 0]
-        n = self.size
-        if not found:
+        """BM25 score of every position for ``query`` (a question, or the weighted terms of
+        query_terms), float32 in position order."""
+        n = self._span
+        if not self.live:
             return np.zeros(n, dtype=np.float32)
-        # The index is a term -> (passage, score) sparse matrix: gather each term's column and
-        # add them up with its weight in one bincount.
-        sc = self._model.scores
-        data, indices, indptr = sc["data"], sc["indices"], sc["indptr"]
-        cols = [slice(int(indptr[i]), int(indptr[i + 1])) for i, _ in found]
-        rows = np.concatenate([indices[c] for c in cols])
-        vals = np.concatenate(
-            [data[c] * np.float32(w) for c, (_, w) in zip(cols, found, strict=True)]
+        terms = query_terms(query) if isinstance(query, str) else query
+        rows, vals = [], []
+        for t, w in terms.items():
+            if w <= 0:
+                continue
+            found = self._live_postings(t)
+            if not found:
+                continue
+            idf = self.idf(sum(len(d) for _, d, _, _ in found))
+            for offset, docs, tfs, part in found:
+                tf = tfs.astype(np.float32)
+                # As bm25s: float64 tf part times the float32 idf, stored as float32.
+                data = (idf * (tf / (part[3][docs] + tf))).astype(np.float32)
+                rows.append(docs.astype(np.int64) + offset)
+                vals.append(data * np.float32(w))
+        if not rows:
+            return np.zeros(n, dtype=np.float32)
+        return np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=n).astype(
+            np.float32
         )
-        return np.bincount(rows, weights=vals, minlength=n).astype(np.float32)
 
     def save(self, directory: Path) -> None:
-        if self._model is not None:
-            # allow_pickle stays False: an index directory never holds pickles.
-            self._model.save(str(directory), show_progress=False)
+        """Save a one-segment index (what a segment holds)."""
+        if len(self._parts) > 1:
+            raise ValueError("only a one-segment BM25 index is saved; merge the postings first")
+        if self._parts:
+            self._parts[0][0].save(directory)
 
     @classmethod
-    def load(cls, directory: Path, mmap: bool = False) -> BM25Index:
-        import bm25s
-
-        if not (directory / "params.index.json").exists():
-            return cls(None)
-        model = bm25s.BM25.load(str(directory), mmap=mmap, allow_pickle=False, show_progress=False)
-        return cls(model)
-
-
-def _bm25_matrix(ids, tfs, nnz, lengths, n_vocab: int, model, block: int = 1 << 22) -> dict:
-    """The term -> (passage, score) CSC matrix that bm25s.BM25.index builds from token lists
-    (bm25s 0.3: scoring._build_scores_and_indices_for_matrix and BM25._np_csc), computed from
-    (passage, token id, count) triples with the same float operations in the same order, so
-    every score is the same float32 (tests/rag/test_lexical_speed.py compares)."""
-    from bm25s.scoring import _select_idf_scorer
-
-    if model.method not in ("lucene", "robertson"):
-        raise ValueError(f"_bm25_matrix computes the lucene/robertson tf part, not {model.method}")
-    n_docs = len(lengths)
-    avg_len = lengths.mean()  # as bm25s: the mean of an int64 array, a numpy float64
-    df = np.bincount(ids, minlength=n_vocab)
-    # bm25s computes each idf with math.log in Python and stores it as float32; numpy's log may
-    # differ in the last bit, so the same function runs here, once per distinct df.
-    idf_of = _select_idf_scorer(model.idf_method or model.method)
-    uniq, inverse = np.unique(df, return_inverse=True)
-    idf = np.array([idf_of(int(x), N=n_docs) for x in uniq], dtype=model.dtype)[inverse]
-    rows = np.repeat(np.arange(n_docs, dtype=np.int32), nnz)
-    data = np.empty(len(ids), dtype=model.dtype)
-    k1, b = model.k1, model.b
-    for s in range(0, len(ids), block):
-        e = min(s + block, len(ids))
-        tf = tfs[s:e].astype(np.float32)
-        # bm25s per passage: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf), l_d a Python int,
-        # l_avg a numpy float64: float64 throughout, times the float32 idf, stored as float32.
-        length = lengths[rows[s:e]].astype(np.float64)
-        data[s:e] = idf[ids[s:e]] * (tf / (k1 * ((1 - b) + b * length / avg_len) + tf))
-    # Column-major order, rows ascending within a column: a stable sort by column of entries
-    # already in row order (bm25s sorts on (column, row) keys: the same order, keys are unique).
-    order = np.argsort(ids, kind="stable")
-    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
-    np.cumsum(df, out=indptr[1:])
-    return {"data": data[order], "indices": rows[order], "indptr": indptr, "num_docs": n_docs}
+    def load(cls, directory: Path) -> BM25Index:
+        if not (directory / "keys.npy").exists():
+            return cls([])
+        return cls([(Postings.load(directory), None)])
 
 
 def top_k(scores: np.ndarray, k: int, min_score: float = 0.0) -> list[tuple[int, float]]:
@@ -409,21 +563,17 @@ def idf_weights(index: BM25Index, tokens: Iterable[str]) -> dict[str, float]:
     """BM25 idf of each token over the indexed passages (unknown tokens get the maximum:
     a word no passage contains is as informative as a word can be)."""
     toks = list(dict.fromkeys(tokens))
-    model = index._model
-    n = index.size
+    n = index.live
     max_idf = float(np.log(1 + (n + 0.5) / 0.5)) if n else 1.0
-    if model is None:
+    if not n:
         return dict.fromkeys(toks, 1.0)
-    vocab = model.vocab_dict
-    indptr = model.scores["indptr"]
     out = {}
     for t in toks:
-        i = vocab.get(t)
-        if i is None:
+        df = index.df(t)
+        if df == 0:
             # An unseen bigram is usually a chance junction of two words, not a term, and an
             # unseen folded form is a word folding leaves as it is: no weight for either.
             out[t] = 0.0 if "_" in t or t.startswith(FOLD_PREFIX) else max_idf
             continue
-        df = float(indptr[i + 1] - indptr[i])
         out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
     return out

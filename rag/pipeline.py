@@ -74,6 +74,10 @@ class Assistant:
         self._backend_encoder = None  # (encoder, the same run by settings.embed_backend)
         self._retriever = None
         self._lock = threading.RLock()
+        # `rag serve` merges segments in a background thread after each commit.
+        self.background_merges = False
+        self._merge_thread: threading.Thread | None = None
+        self._merge_again = False
 
     @classmethod
     def open(cls, settings: Settings) -> Assistant:
@@ -200,7 +204,9 @@ class Assistant:
                 report = self._ingest_into(base, items, progress, t0)
             if report.added:
                 self._snapshots.refresh()
-            return report
+        if report.added:
+            self._merge_in_background()
+        return report
 
     def _ingest_into(
         self,
@@ -380,7 +386,57 @@ class Assistant:
                 faiss_kind="auto",
             )
         self._snapshots.refresh()
+        self._merge_in_background()
         return True
+
+    # ---- merges ------------------------------------------------------------------------
+    def optimize(self, full: bool = False, max_merges: int | None = None) -> int:
+        """Run merges the policy asks for (rag.store.plan_merge; ``full``: merge everything
+        into one segment), one commit each, under the writer lock; readers keep answering
+        meanwhile. Returns the number of merges."""
+        from rag.store import plan_merge
+
+        merges = 0
+        while max_merges is None or merges < max_merges:
+            with (
+                self.store.lock(timeout=LOCK_WAIT_SECONDS),
+                self._snapshots.lease(required=False, current=True) as base,
+            ):
+                plan = None if base is None else plan_merge(base.manifest["segments"], full)
+                if plan is None:
+                    break
+                self.store.merge(base, *plan)
+            self._snapshots.refresh()
+            merges += 1
+        return merges
+
+    def _merge_in_background(self) -> None:
+        """After a commit, when background merges are on (`rag serve`): run the merge policy
+        in a thread of its own (one at a time; a commit during a run asks for another)."""
+        if not self.background_merges:
+            return
+        with self._lock:
+            self._merge_again = True
+            if self._merge_thread is not None and self._merge_thread.is_alive():
+                return
+            self._merge_thread = threading.Thread(
+                target=self._merge_loop, name="rag-merge", daemon=True
+            )
+            self._merge_thread.start()
+
+    def _merge_loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._merge_again:
+                    self._merge_thread = None
+                    return
+                self._merge_again = False
+            try:
+                self.optimize()
+            except Exception:  # noqa: BLE001 - a failed merge leaves the index as it was
+                log.exception(
+                    "background merge of %s failed; the next commit retries", self.store.root
+                )
 
     # ---- questions ---------------------------------------------------------------------
     def search(
@@ -581,7 +637,8 @@ class Assistant:
                 "chunk_overlap": m.get("settings", {}).get("chunk_overlap"),
                 "created": m.get("created"),
                 "versions": m.get("versions"),
-                "disk_bytes": sum(p.stat().st_size for p in snap.gen_dir.rglob("*") if p.is_file()),
+                "disk_bytes": snap.disk_bytes(),
+                "segments": len(snap.segments),
             }
         )
         return base

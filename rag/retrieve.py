@@ -38,17 +38,9 @@ def dense_weight_for(encoder, configured: float | None) -> float | None:
 
 
 def lexical_index(snapshot: Snapshot) -> BM25Index:
-    """The snapshot's BM25 index; an index written by an older tokenizer is re-tokenized in
-    memory from its rows (the next ingest writes the new form)."""
-    if snapshot.manifest.get("tokenizer") == TOKENIZER or snapshot.size == 0:
-        return snapshot.bm25
-    log.warning(
-        "index %s was tokenized by %s; re-tokenizing its %d passages in memory",
-        snapshot.root,
-        snapshot.manifest.get("tokenizer"),
-        snapshot.size,
-    )
-    return BM25Index.build(snapshot.all_chunk_texts())
+    """The snapshot's BM25 index over its segments (a segment written by an older tokenizer is
+    re-tokenized in memory from its rows when it is loaded: rag.store)."""
+    return snapshot.bm25
 
 
 _FAISS_THREADS = threading.Lock()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
@@ -41,10 +42,13 @@ from rag.errors import (
     InputError,
     StorageError,
 )
-from rag.lexical import BM25Index
+from rag.lexical import BM25Index, Postings
 from rag.types import Article, Chunk
 
-FORMAT = 1
+FORMAT = 2
+# Segment folders, under the index directory.
+SEGMENTS = "segments"
+log = logging.getLogger(__name__)
 TOKENIZER = "nfc-lower-tone-syllables+bigrams+folded+title/3"
 # Above this many vectors an approximate FAISS index (HNSW) replaces exact search; the
 # RAG_FAISS_THRESHOLD environment variable moves the threshold. Exact search costs ~10 ms per
@@ -206,25 +210,25 @@ class StoredChunk:
     chunk: Chunk
 
 
-class Snapshot:
-    """One loaded, read-only generation of the index.
+class Segment:
+    """One immutable segment of the index, loaded: its SQLite rows (row = position in the
+    segment), FAISS vectors (None for a BM25-only index) and BM25 postings. Segments are shared
+    by the snapshots that list them (a new generation reuses the loaded segments of the one
+    before), so their lifetime is counted: each snapshot holds one reference
+    (acquire()/release()), and the SQLite connection, FAISS and postings are dropped when the
+    last one is released."""
 
-    Readers share it across threads. Its lifetime is counted: the owner (whoever opened it, e.g.
-    a SnapshotHolder) holds one reference and each reader one more (acquire()/release()), and
-    the SQLite connection, FAISS and BM25 are dropped only when the last one is released, so a
-    new generation never closes the files under a request that is still reading this one."""
-
-    def __init__(self, root: Path, gen_dir: Path, manifest: dict, faiss_index, bm25: BM25Index):
+    def __init__(self, root: Path, seg_dir: Path, meta: dict, faiss_index, bm25) -> None:
         self.root = root
-        self.gen_dir = gen_dir
-        self.manifest = manifest
+        self.gen_dir = seg_dir  # the folder its files are in (the name the queries below use)
+        self.manifest = meta
         self.faiss = faiss_index
         self.bm25 = bm25
         # One connection, used by many threads: sqlite3 is built serialized here (threadsafety
         # 3), and _query also serializes it, so the shared statement cache and cursors of the
         # Python module are never used by two threads at once. Queries take milliseconds.
         self._db = sqlite3.connect(
-            f"file:{gen_dir / 'rows.sqlite'}?mode=ro", uri=True, check_same_thread=False
+            f"file:{seg_dir / 'rows.sqlite'}?mode=ro", uri=True, check_same_thread=False
         )
         self._db_lock = threading.Lock()
         self._refs = 1
@@ -232,23 +236,19 @@ class Snapshot:
         self._closed = False
 
     @property
-    def generation(self) -> str:
+    def name(self) -> str:
         return self.gen_dir.name
 
     @property
-    def model(self) -> str | None:
-        return self.manifest.get("model")
-
-    @property
     def size(self) -> int:
-        return int(self.manifest["counts"]["chunks"])
+        return int(self.manifest["rows"])
 
     @property
     def closed(self) -> bool:
         return self._closed
 
     def acquire(self) -> bool:
-        """One more reader; False when the snapshot is already closed (nothing acquired)."""
+        """One more holder; False when the segment is already closed (nothing acquired)."""
         with self._refs_lock:
             if self._closed:
                 return False
@@ -256,7 +256,7 @@ class Snapshot:
             return True
 
     def release(self) -> None:
-        """A reader (or the owner) is done; the last one closes the snapshot."""
+        """A holder is done; the last one closes the segment."""
         with self._refs_lock:
             self._refs -= 1
             last = self._refs <= 0
@@ -264,7 +264,7 @@ class Snapshot:
             self.close()
 
     def close(self) -> None:
-        """Close at once (the owner of a snapshot nobody else reads); safe to call twice."""
+        """Close at once; safe to call twice."""
         with self._refs_lock:
             self._closed = True
         with self._db_lock:
@@ -353,6 +353,239 @@ class Snapshot:
         return self.faiss.reconstruct_n(0, n)
 
 
+class SegmentedVectors:
+    """The FAISS indexes of a snapshot's segments searched as one: each segment is searched
+    for k plus its deleted rows (so k live results survive the filter), deleted rows are
+    dropped, and the lists are merged by score (ties by position). Positions are the
+    snapshot's: a segment's rows follow the previous segment's."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self.ntotal = snap.size
+        self.d = int(snap.manifest.get("dim") or 0)
+
+    def search(self, queries: np.ndarray, k: int):
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        nq = len(queries)
+        found_d: list[list[np.ndarray]] = [[] for _ in range(nq)]
+        found_i: list[list[np.ndarray]] = [[] for _ in range(nq)]
+        for seg, offset, deleted in self._snap.parts():
+            index = seg.faiss
+            if index is None or index.ntotal == 0:
+                continue
+            n_del = 0 if deleted is None else int(deleted.sum())
+            kk = min(index.ntotal, k + n_del)
+            dist, ids = index.search(queries, kk)
+            for q in range(nq):
+                ok = ids[q] >= 0
+                if deleted is not None:
+                    ok &= ~deleted[np.maximum(ids[q], 0)]
+                found_d[q].append(dist[q][ok])
+                found_i[q].append(ids[q][ok].astype(np.int64) + offset)
+        out_d = np.full((nq, k), -np.inf, dtype=np.float32)
+        out_i = np.full((nq, k), -1, dtype=np.int64)
+        for q in range(nq):
+            if not found_d[q]:
+                continue
+            d = np.concatenate(found_d[q])
+            i = np.concatenate(found_i[q])
+            order = np.lexsort((i, -d))[:k]
+            out_d[q, : len(order)] = d[order]
+            out_i[q, : len(order)] = i[order]
+        return out_d, out_i
+
+    def reconstruct(self, row: int) -> np.ndarray:
+        seg, local = self._snap.locate(int(row))
+        return seg.faiss.reconstruct(int(local))
+
+    def reconstruct_n(self, start: int, n: int) -> np.ndarray:
+        return np.vstack([self.reconstruct(r) for r in range(start, start + n)])
+
+    def __getattr__(self, name: str):
+        # The one segment's own attributes (e.g. ``hnsw``) when there is a single segment.
+        segs = self.__dict__["_snap"].segments
+        if len(segs) == 1 and segs[0].faiss is not None:
+            return getattr(segs[0].faiss, name)
+        raise AttributeError(name)
+
+
+class Snapshot:
+    """One loaded, read-only generation of the index: the live segments its manifest lists,
+    with their tombstones (articles deleted since the segment was written), read as one.
+
+    Positions (the ``row`` of chunks(), FAISS ids, BM25 score indices) run over the segments in
+    manifest order, deleted rows included (they never come back from a search). Readers share
+    a snapshot across threads. Its lifetime is counted: the owner (whoever opened it, e.g. a
+    SnapshotHolder) holds one reference and each reader one more (acquire()/release()), and
+    its segments are released only when the last one is, so a new generation never closes
+    the files under a request that is still reading this one."""
+
+    def __init__(self, root: Path, gen_dir: Path, manifest: dict, segments: list[Segment]):
+        self.root = root
+        self.gen_dir = gen_dir
+        self.manifest = manifest
+        self.segments = segments
+        entries = manifest.get("segments", [])
+        self.offsets = np.cumsum([0] + [s.size for s in segments]).astype(np.int64)
+        self._deleted_ids = [frozenset(e.get("deleted", ())) for e in entries]
+        self._deleted: list[np.ndarray | None] = []
+        for seg, ids in zip(segments, self._deleted_ids, strict=True):
+            if not ids:
+                self._deleted.append(None)
+                continue
+            mask = np.zeros(seg.size, dtype=bool)
+            mask[seg.rows_of(sorted(ids))] = True
+            self._deleted.append(mask)
+        self.faiss = SegmentedVectors(self) if manifest.get("model") is not None else None
+        self.bm25 = BM25Index([(s.bm25, d) for s, d in zip(segments, self._deleted, strict=True)])
+        self._refs = 1
+        self._refs_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def generation(self) -> str:
+        return self.gen_dir.name
+
+    @property
+    def model(self) -> str | None:
+        return self.manifest.get("model")
+
+    @property
+    def size(self) -> int:
+        """Positions: the rows of every segment, deleted ones included."""
+        return int(self.offsets[-1])
+
+    @property
+    def live(self) -> int:
+        return int(self.manifest["counts"]["chunks"])
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def acquire(self) -> bool:
+        """One more reader; False when the snapshot is already closed (nothing acquired)."""
+        with self._refs_lock:
+            if self._closed:
+                return False
+            self._refs += 1
+            return True
+
+    def release(self) -> None:
+        """A reader (or the owner) is done; the last one closes the snapshot."""
+        with self._refs_lock:
+            self._refs -= 1
+            last = self._refs <= 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """Close at once (the owner of a snapshot nobody else reads); safe to call twice."""
+        with self._refs_lock:
+            if self._closed:
+                return
+            self._closed = True
+        for seg in self.segments:
+            seg.release()
+        self.faiss = None
+        self.bm25 = None
+
+    # ---- positions -----------------------------------------------------------------------
+    def parts(self) -> Iterator[tuple[Segment, int, np.ndarray | None]]:
+        """(segment, offset of its first row, deleted-rows mask or None), in order."""
+        for i, seg in enumerate(self.segments):
+            yield seg, int(self.offsets[i]), self._deleted[i]
+
+    def locate(self, row: int) -> tuple[Segment, int]:
+        i = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        if not 0 <= i < len(self.segments):
+            raise IndexError(row)
+        return self.segments[i], row - int(self.offsets[i])
+
+    def is_deleted(self, row: int) -> bool:
+        i = int(np.searchsorted(self.offsets, row, side="right")) - 1
+        mask = self._deleted[i]
+        return mask is not None and bool(mask[row - int(self.offsets[i])])
+
+    def _live_ids(self, i: int, article_ids: Sequence[str]) -> list[str]:
+        gone = self._deleted_ids[i]
+        return [a for a in article_ids if a not in gone]
+
+    # ---- rows ----------------------------------------------------------------------------
+    def chunks(self, rows: Sequence[int]) -> list[StoredChunk]:
+        """The live chunks at ``rows`` (positions), in the order asked."""
+        by_seg: dict[int, list[int]] = {}
+        for r in rows:
+            r = int(r)
+            i = int(np.searchsorted(self.offsets, r, side="right")) - 1
+            if 0 <= i < len(self.segments):
+                by_seg.setdefault(i, []).append(r - int(self.offsets[i]))
+        found: dict[int, StoredChunk] = {}
+        for i, local in by_seg.items():
+            mask, off = self._deleted[i], int(self.offsets[i])
+            for sc in self.segments[i].chunks(local):
+                if mask is None or not mask[sc.row]:
+                    found[sc.row + off] = StoredChunk(sc.row + off, sc.chunk)
+        return [found[int(r)] for r in rows if int(r) in found]
+
+    def article(self, article_id: str) -> Article | None:
+        for i in reversed(range(len(self.segments))):
+            if article_id not in self._deleted_ids[i]:
+                found = self.segments[i].article(article_id)
+                if found is not None:
+                    return found
+        return None
+
+    def article_meta(self, article_ids: Sequence[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for i, seg in enumerate(self.segments):
+            out.update(seg.article_meta(self._live_ids(i, list(dict.fromkeys(article_ids)))))
+        return out
+
+    def articles(self) -> list[dict]:
+        out = []
+        for i, seg in enumerate(self.segments):
+            gone = self._deleted_ids[i]
+            out += [a for a in seg.articles() if a["id"] not in gone]
+        return out
+
+    def has_article(self, article_id: str) -> bool:
+        return any(
+            article_id not in self._deleted_ids[i] and seg.has_article(article_id)
+            for i, seg in enumerate(self.segments)
+        )
+
+    def rows_of(self, article_ids: Sequence[str]) -> list[int]:
+        """The live chunk rows (positions) of these articles."""
+        out = []
+        for i, seg in enumerate(self.segments):
+            off = int(self.offsets[i])
+            out += [r + off for r in seg.rows_of(self._live_ids(i, article_ids))]
+        return out
+
+    def all_chunk_texts(self) -> Iterator[tuple[str, str]]:
+        """(title, text) of every live passage, in position order."""
+        for seg, _, mask in self.parts():
+            for local, pair in enumerate(seg.all_chunk_texts()):
+                if mask is None or not mask[local]:
+                    yield pair
+
+    def vectors(self) -> np.ndarray | None:
+        """Every position's vector (deleted rows included), in order."""
+        if self.faiss is None:
+            return None
+        parts = [s.vectors() for s in self.segments]
+        if not parts:
+            return np.zeros((0, self.faiss.d), dtype=np.float32)
+        return np.vstack(parts)
+
+    def disk_bytes(self) -> int:
+        dirs = [self.gen_dir] + [s.gen_dir for s in self.segments]
+        return sum(
+            p.stat().st_size for d in dirs if d.exists() for p in d.rglob("*") if p.is_file()
+        )
+
+
 class SnapshotHolder:
     """The current snapshot of a Store, shared by the threads of a server.
 
@@ -417,7 +650,7 @@ class SnapshotHolder:
                 return None
             if (snap := self._leased(gen)) is not None:
                 return snap
-            new = self.store.open()
+            new = self.store.open(reuse=self._snap)
             new.acquire()  # the caller's lease; the holder keeps the first reference
             self._install(new)
             return new
@@ -465,19 +698,21 @@ class Store:
         except (TypeError, OSError, ValueError, AttributeError):
             return None
 
-    def open(self) -> Snapshot:
+    def open(self, reuse: Snapshot | None = None) -> Snapshot:
+        """Load the current generation. ``reuse``: a snapshot still open whose loaded segments
+        the new one shares (segments are immutable), so only new segments are read."""
         # A writer may switch CURRENT and prune the generation a reader is loading; that is
         # not damage: load the new current one instead. Damage stays put and is reported.
         for _ in range(3):
             gen = self.current_generation()
             try:
-                return self._open(gen)
+                return self._open(gen, reuse)
             except IndexCorruptError:
                 if self.current_generation() == gen:
                     raise
-        return self._open(self.current_generation())
+        return self._open(self.current_generation(), reuse)
 
-    def _open(self, gen: str | None) -> Snapshot:
+    def _open(self, gen: str | None, reuse: Snapshot | None = None) -> Snapshot:
         if gen is None:
             raise IndexMissingError(
                 f"no index at {self.root}: run `rag ingest PATH` first (or `rag serve`, which "
@@ -498,13 +733,38 @@ class Store:
                 f"index {self.root} has format {manifest.get('format')}, this version reads "
                 f"{FORMAT}: {rebuild}"
             )
-        n = int(manifest.get("counts", {}).get("chunks", -1))
+        loaded = {s.name: s for s in reuse.segments} if reuse is not None else {}
+        segments: list[Segment] = []
+        try:
+            for entry in manifest.get("segments", []):
+                seg = loaded.get(entry["name"])
+                if seg is None or not seg.acquire():
+                    seg = self._open_segment(entry, manifest, rebuild)
+                segments.append(seg)
+            snap = Snapshot(self.root, gen_dir, manifest, segments)
+        except BaseException:
+            for seg in segments:
+                seg.release()
+            raise
+        if snap.bm25.live != snap.live:
+            snap.close()
+            raise IndexCorruptError(
+                f"index {self.root}: the segments hold {snap.bm25.live} live passages, the "
+                f"manifest {snap.live}: {rebuild}"
+            )
+        return snap
+
+    def _open_segment(self, entry: dict, manifest: dict, rebuild: str) -> Segment:
+        seg_dir = self.root / SEGMENTS / entry["name"]
+        n = int(entry["rows"])
+        if not (seg_dir / "rows.sqlite").exists():
+            raise IndexCorruptError(f"index {self.root}: the SQLite rows are missing: {rebuild}")
         faiss_index = None
         if manifest.get("model") is not None:
             import faiss
 
             try:
-                faiss_index = faiss.read_index(str(gen_dir / "vectors.faiss"))
+                faiss_index = faiss.read_index(str(seg_dir / "vectors.faiss"))
             except Exception:  # noqa: BLE001 - faiss raises RuntimeError for any damage
                 raise IndexCorruptError(
                     f"index {self.root}: the FAISS file is missing or damaged: {rebuild}"
@@ -515,29 +775,35 @@ class Store:
                     f"says {n} passages: {rebuild}"
                 )
         try:
-            bm25 = BM25Index.load(gen_dir / "bm25")
+            postings = Postings.load(seg_dir / "bm25")
         except Exception:  # noqa: BLE001
             raise IndexCorruptError(
                 f"index {self.root}: the BM25 files are damaged: {rebuild}"
             ) from None
-        if n > 0 and bm25.size != n:
+        if postings.size != n:
             raise IndexCorruptError(f"index {self.root}: BM25 does not match the rows: {rebuild}")
-        if not (gen_dir / "rows.sqlite").exists():
-            raise IndexCorruptError(f"index {self.root}: the SQLite rows are missing: {rebuild}")
-        snap = Snapshot(self.root, gen_dir, manifest, faiss_index, bm25)
+        seg = Segment(self.root, seg_dir, dict(entry), faiss_index, postings)
         try:
-            rows = snap._query("SELECT COUNT(*), COALESCE(MAX(row), -1) FROM chunks")[0]
+            rows = seg._query("SELECT COUNT(*), COALESCE(MAX(row), -1) FROM chunks")[0]
         except sqlite3.DatabaseError:
-            snap.close()
+            seg.close()
             raise IndexCorruptError(
                 f"index {self.root}: the SQLite rows are damaged: {rebuild}"
             ) from None
         if rows[0] != n or rows[1] != n - 1:
-            snap.close()
+            seg.close()
             raise IndexCorruptError(
                 f"index {self.root}: SQLite has {rows[0]} passages, the manifest {n}: {rebuild}"
             )
-        return snap
+        if entry.get("tokenizer", TOKENIZER) != TOKENIZER:
+            log.warning(
+                "segment %s was tokenized by %s; re-tokenizing its %d passages in memory",
+                seg_dir,
+                entry.get("tokenizer"),
+                n,
+            )
+            seg.bm25 = Postings.build(seg.all_chunk_texts())
+        return seg
 
     # ---- writing -------------------------------------------------------------------------
     @contextmanager
@@ -572,40 +838,114 @@ class Store:
         settings_info: dict[str, Any],
         faiss_kind: str = "auto",
     ) -> str:
-        """Write the next generation = base - delete + add, then make it current.
-        Must be called under lock(). ``vectors`` holds one row per chunk in ``add``, in order.
-        A full disk or any other failed write raises StorageError (one line) after removing the
-        temporary generation; CURRENT and the live generation are untouched."""
+        """Commit the next generation = base - delete + add and make it current. Must be
+        called under lock(). ``vectors`` holds one row per chunk in ``add``, in order.
+
+        Only what is added is written: one new segment (SQLite rows, FAISS vectors, BM25
+        postings) for ``add``, and a new manifest listing the base's segments plus it; deletes
+        are tombstones in the manifest until a merge rewrites their segment. ``base=None``
+        starts a new index (the old one, if any, stays current until the commit). A full disk
+        or any other failed write raises StorageError (one line) after removing what it wrote;
+        CURRENT and the live generation are untouched."""
         self._sweep()
-        number = 1 + max(
-            [0] + [int(p.name[4:]) for p in self.root.glob("gen-[0-9]*") if p.name[4:].isdigit()]
-        )
-        name = f"gen-{number:06d}"
-        tmp = self.root / f".tmp-{name}-{os.getpid()}"
+        entries = self._base_entries(base, model)
+        for article_id in dict.fromkeys(delete):
+            for i, e in enumerate(entries):
+                seg = base.segments[i]
+                if article_id not in e["deleted"] and seg.has_article(article_id):
+                    e["deleted"].append(article_id)
+                    e["live_rows"] -= len(seg.rows_of([article_id]))
         try:
-            return self._write_generation(
-                tmp, name, base, add, vectors, delete, model, dim, settings_info, faiss_kind
-            )
+            if add:
+                entries.append(
+                    self._new_segment(
+                        base, lambda d: self._fill_segment(d, add, vectors, model, dim, faiss_kind)
+                    )
+                )
+            return self._commit(base, entries, model, dim, settings_info)
         except (OSError, sqlite3.Error) as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
-            (self.root / f".CURRENT.{os.getpid()}").unlink(missing_ok=True)
             need = generation_bytes(base, add, dim)
             err = storage_error(exc, "writing the index", self.root, need)
             if err is None:
                 raise
             raise err from exc
 
-    def _write_generation(
-        self, tmp, name, base, add, vectors, delete, model, dim, settings_info, faiss_kind
-    ) -> str:
-        tmp.mkdir(parents=True)
+    def _base_entries(self, base: Snapshot | None, model: str | None) -> list[dict]:
+        if base is None:
+            return []
+        if base.size and (base.model is None) != (model is None):
+            raise ValueError("a write cannot add or drop the vectors of an existing index")
+        return [
+            {**e, "deleted": list(e.get("deleted", ()))} for e in base.manifest.get("segments", [])
+        ]
+
+    def _next_segment_number(self, base: Snapshot | None) -> int:
+        seg_root = self.root / SEGMENTS
+        used = [int(base.manifest.get("next_segment", 1)) - 1] if base is not None else [0]
+        cur = self._current_manifest()
+        if cur is not None:
+            used.append(int(cur.get("next_segment", 1)) - 1)
+        for p in seg_root.glob("*seg-*"):
+            digits = p.name.split("seg-")[1].split("-")[0]
+            if digits.isdigit():
+                used.append(int(digits))
+        return max(used) + 1
+
+    def _current_manifest(self) -> dict | None:
+        gen = self.current_generation()
         try:
-            count, n_articles = self._write_rows(tmp, base, add, delete)
-            kind = None
-            if model is not None:
-                kind = self._write_vectors(tmp, base, add, vectors, delete, dim, count, faiss_kind)
-            _write_bm25(tmp)
-            (tmp / "bm25").mkdir(exist_ok=True)
+            return json.loads((self.root / gen / "manifest.json").read_text())
+        except (TypeError, OSError, ValueError):
+            return None
+
+    def _new_segment(self, base: Snapshot | None, fill) -> dict:
+        """Write a segment with ``fill(tmp_dir) -> entry`` into a temporary folder, make it
+        durable, and rename it into place (uncommitted until a manifest lists it)."""
+        number = self._next_segment_number(base)
+        name = f"seg-{number:06d}"
+        seg_root = self.root / SEGMENTS
+        seg_root.mkdir(parents=True, exist_ok=True)
+        tmp = seg_root / f".tmp-{name}-{os.getpid()}"
+        try:
+            tmp.mkdir()
+            entry = fill(tmp)
+            entry.update(name=name, tokenizer=TOKENIZER)
+            (tmp / "segment.json").write_text(json.dumps(entry, indent=2, ensure_ascii=False))
+            _fsync_tree(tmp)
+            os.rename(tmp, seg_root / name)
+            _fsync_dir(seg_root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return {**entry, "deleted": [], "live_rows": entry["rows"]}
+
+    def _fill_segment(self, tmp, add, vectors, model, dim, faiss_kind) -> dict:
+        count, n_articles = self._write_rows(tmp, None, add, ())
+        kind = None
+        if model is not None:
+            new = np.zeros((0, dim), dtype=np.float32) if vectors is None else vectors
+            if new.shape != (count, dim):
+                raise ValueError(f"expected {count} vectors of dim {dim}, got {new.shape}")
+            kind = _write_faiss(tmp, new, dim, faiss_kind)
+        _write_bm25(tmp)
+        return {"rows": count, "articles": n_articles, "faiss_index": kind}
+
+    def _commit(self, base, entries, model, dim, settings_info) -> str:
+        """Write the manifest of the next generation listing ``entries`` (segments with no live
+        row left are dropped), switch CURRENT to it, then remove what no kept manifest lists."""
+        entries = [e for e in entries if e["live_rows"] > 0]
+        number = 1 + max(
+            [0] + [int(p.name[4:]) for p in self.root.glob("gen-[0-9]*") if p.name[4:].isdigit()]
+        )
+        name = f"gen-{number:06d}"
+        tmp = self.root / f".tmp-{name}-{os.getpid()}"
+        kinds = {e.get("faiss_index") for e in entries if e.get("faiss_index")}
+        kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
+        if model is not None and kind is None:
+            kind = "flat"
+        seg_numbers = [int(e["name"][4:]) for e in entries]
+        try:
+            tmp.mkdir(parents=True)
             manifest = {
                 "format": FORMAT,
                 "generation": name,
@@ -615,9 +955,16 @@ class Store:
                 "normalized": True,
                 "metric": "inner_product",
                 "faiss_index": kind,
-                "faiss_params": faiss_params(kind),
+                "faiss_params": faiss_params(kind if kind != "mixed" else "hnsw"),
                 "tokenizer": TOKENIZER,
-                "counts": {"articles": n_articles, "chunks": count},
+                "counts": {
+                    "articles": sum(e["articles"] - len(e["deleted"]) for e in entries),
+                    "chunks": sum(e["live_rows"] for e in entries),
+                },
+                "segments": entries,
+                "next_segment": max(
+                    [self._next_segment_number(base)] + [n + 1 for n in seg_numbers]
+                ),
                 "settings": settings_info,
                 "versions": _versions(),
             }
@@ -633,12 +980,48 @@ class Store:
             _fsync_dir(self.root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            (self.root / f".CURRENT.{os.getpid()}").unlink(missing_ok=True)
             # Renamed into place but never made current (the pointer could not be written).
             if self.current_generation() != name:
                 shutil.rmtree(self.root / name, ignore_errors=True)
+                self._sweep_segments()
             raise
         self._prune(keep=name)
         return name
+
+    # ---- merges --------------------------------------------------------------------------
+    def merge(self, base: Snapshot, start: int, stop: int) -> str:
+        """Replace segments [start, stop) of ``base`` (the current snapshot, under lock()) by
+        one segment of their live rows, in order, and commit. Nothing is tokenized or encoded
+        again: rows are copied by SQLite, vectors by FAISS, postings merged."""
+        self._sweep()
+        entries = self._base_entries(base, base.model)
+        parts = list(base.parts())[start:stop]
+
+        def fill(tmp: Path) -> dict:
+            count, n_articles = _merge_rows(tmp, parts)
+            kind = None
+            if base.model is not None:
+                dim = int(base.manifest["dim"])
+                vecs = [
+                    seg.vectors() if mask is None else seg.vectors()[~mask]
+                    for seg, _, mask in parts
+                ]
+                allv = np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32)
+                kind = _write_faiss(tmp, allv, dim, "auto")
+            postings = Postings.merge(
+                [(seg.bm25, None if mask is None else ~mask) for seg, _, mask in parts]
+            )
+            postings.save(tmp / "bm25")
+            if postings.size != count:
+                raise ValueError(f"merged {postings.size} BM25 documents for {count} rows")
+            return {"rows": count, "articles": n_articles, "faiss_index": kind}
+
+        merged = self._new_segment(base, fill)
+        entries[start:stop] = [merged]
+        return self._commit(
+            base, entries, base.model, base.manifest.get("dim"), base.manifest.get("settings", {})
+        )
 
     def _write_rows(self, tmp, base, add, delete):
         db_path = tmp / "rows.sqlite"
@@ -688,33 +1071,13 @@ class Store:
             db.close()
         return count, n_articles
 
-    def _write_vectors(self, tmp, base, add, vectors, delete, dim, count, faiss_kind):
-        import faiss
-
-        new = np.zeros((0, dim), dtype=np.float32) if vectors is None else vectors
-        n_new = sum(len(chunks) for _, chunks in add)
-        if new.shape != (n_new, dim):
-            raise ValueError(f"expected {n_new} vectors of dim {dim}, got {new.shape}")
-        old = base.vectors() if base is not None and base.faiss is not None else None
-        if old is not None and delete:
-            keep = np.ones(old.shape[0], dtype=bool)
-            keep[base.rows_of(delete)] = False
-            old = old[keep]
-        allv = new if old is None else np.vstack([old, new])
-        if allv.shape[0] != count:
-            raise ValueError(f"{allv.shape[0]} vectors for {count} passages")
-        index, kind = make_faiss_index(dim, count, faiss_kind)
-        if count:
-            index.add(np.ascontiguousarray(allv, dtype=np.float32))
-        # Through a Python file: faiss.write_index(path) only prints a failed fclose (a full
-        # disk) and returns, leaving a truncated file that would then be committed.
-        with open(tmp / "vectors.faiss", "wb") as fh:
-            faiss.write_index(index, faiss.PyCallbackIOWriter(lambda b: fh.write(b)))
-        return kind
-
     def _sweep(self) -> None:
-        """Remove temporary folders left by writers that died (we hold the lock)."""
+        """Remove what writers that died left behind (we hold the lock): temporary folders,
+        generations newer than CURRENT (renamed into place, never committed), and segments that
+        no kept manifest lists (written, never committed; or merged away)."""
         for p in self.root.glob(".tmp-gen-*"):
+            shutil.rmtree(p, ignore_errors=True)
+        for p in (self.root / SEGMENTS).glob(".tmp-seg-*"):
             shutil.rmtree(p, ignore_errors=True)
         for p in self.root.glob(".vector-cache/*/.part-*"):
             p.unlink(missing_ok=True)
@@ -728,19 +1091,77 @@ class Store:
         for p in self.root.glob("gen-[0-9]*"):
             if p.name[4:].isdigit() and int(p.name[4:]) > live:
                 shutil.rmtree(p, ignore_errors=True)
+        self._sweep_segments()
+
+    def _sweep_segments(self) -> None:
+        """Remove the segments that no generation on disk lists (CURRENT's and the one kept
+        before it). Removed only after the switch, so a reader of either still finds its
+        files, and a reader of an older one holds them open."""
+        listed: set[str] = set()
+        for g in self.root.glob("gen-[0-9]*"):
+            try:
+                m = json.loads((g / "manifest.json").read_text())
+            except (OSError, ValueError):
+                continue
+            listed.update(e["name"] for e in m.get("segments", []))
+        current = self.current_generation()
+        if current is not None and not (self.root / current / "manifest.json").exists():
+            return  # a damaged index: keep every file for the rebuild to replace
+        for p in (self.root / SEGMENTS).glob("seg-*"):
+            if p.name not in listed:
+                shutil.rmtree(p, ignore_errors=True)
 
     def _prune(self, keep: str) -> None:
-        """Keep the new generation and the one before it (a reader may still be loading it)."""
+        """Keep the new generation and the one before it (a reader may still be loading it),
+        then the segments they list."""
         gens = sorted(p for p in self.root.glob("gen-[0-9]*") if p.is_dir())
         for p in gens[:-2]:
             if p.name != keep:
                 shutil.rmtree(p, ignore_errors=True)
+        self._sweep_segments()
 
     def destroy(self) -> None:
-        """Remove every generation (for --rebuild); the caller holds the lock."""
+        """Remove every generation and segment (for --rebuild); the caller holds the lock."""
         (self.root / "CURRENT").unlink(missing_ok=True)
         for p in self.root.glob("gen-[0-9]*"):
             shutil.rmtree(p, ignore_errors=True)
+        shutil.rmtree(self.root / SEGMENTS, ignore_errors=True)
+
+
+# Merge policy (as Lucene's log merge policy: adjacent segments, so positions keep their
+# order): segments are grouped in tiers by live rows, tier t holding MERGE_FLOOR * F^t to
+# MERGE_FLOOR * F^(t+1) rows (everything below MERGE_FLOOR is tier 0); MERGE_FACTOR adjacent
+# segments of one tier are merged into one (of about the next tier). Each row is rewritten
+# about log_F(n / MERGE_FLOOR) times over the life of an index of n rows. A segment with
+# MERGE_DELETED of its rows deleted is rewritten alone to drop them.
+MERGE_FACTOR = 8
+MERGE_FLOOR = 512
+MERGE_DELETED = 0.3
+
+
+def segment_tier(rows: int) -> int:
+    return int(math.log(max(rows, MERGE_FLOOR) / MERGE_FLOOR, MERGE_FACTOR) + 1e-9)
+
+
+def plan_merge(entries: Sequence[dict], full: bool = False) -> tuple[int, int] | None:
+    """The next merge for a manifest's segment list: (start, stop), segments [start, stop)
+    merged into one; None when the policy has nothing to do. ``full``: everything into one
+    segment without deleted rows (`rag index optimize --full`)."""
+    if full:
+        if len(entries) > 1 or any(e.get("deleted") for e in entries):
+            return 0, len(entries)
+        return None
+    tiers = [segment_tier(int(e["live_rows"])) for e in entries]
+    start = 0
+    for i in range(1, len(tiers) + 1):
+        if i == len(tiers) or tiers[i] != tiers[start]:
+            if i - start >= MERGE_FACTOR:
+                return start, start + MERGE_FACTOR
+            start = i
+    for i, e in enumerate(entries):
+        if e.get("deleted") and 1 - int(e["live_rows"]) / max(1, int(e["rows"])) >= MERGE_DELETED:
+            return i, i + 1
+    return None
 
 
 class VectorCache:
@@ -786,8 +1207,61 @@ def text_key(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
+def _write_faiss(directory: Path, vectors: np.ndarray, dim: int, faiss_kind: str) -> str:
+    """A segment's FAISS index of ``vectors`` (exact while small, HNSW from the threshold on)."""
+    import faiss
+
+    index, kind = make_faiss_index(dim, len(vectors), faiss_kind)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    # Through a Python file: faiss.write_index(path) only prints a failed fclose (a full
+    # disk) and returns, leaving a truncated file that would then be committed.
+    with open(directory / "vectors.faiss", "wb") as fh:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(lambda b: fh.write(b)))
+    return kind
+
+
+def _merge_rows(directory: Path, parts) -> tuple[int, int]:
+    """The live rows of ``parts`` ((segment, offset, deleted mask)) copied, in order, into a new
+    rows.sqlite: chunks renumbered from 0, deleted articles left out."""
+    db = sqlite3.connect(directory / "rows.sqlite")
+    try:
+        db.executescript(SCHEMA)
+        columns = [r[1] for r in db.execute("PRAGMA table_info(articles)")]
+        start = 0
+        for seg, _, mask in parts:
+            db.execute("ATTACH DATABASE ? AS src", (f"file:{seg.gen_dir / 'rows.sqlite'}?mode=ro",))
+            try:
+                have = {r[1] for r in db.execute("PRAGMA src.table_info(articles)")}
+                cols = ",".join(c for c in columns if c in have)
+                deleted_rows = set() if mask is None else set(np.flatnonzero(mask).tolist())
+                with db:
+                    db.execute("CREATE TEMP TABLE IF NOT EXISTS gone (row INTEGER PRIMARY KEY)")
+                    db.execute("DELETE FROM gone")
+                    db.executemany("INSERT INTO gone VALUES (?)", [(r,) for r in deleted_rows])
+                    db.execute(
+                        f"INSERT INTO articles ({cols}) SELECT {cols} FROM src.articles "
+                        f"WHERE id IN (SELECT DISTINCT article_id FROM src.chunks "
+                        f"WHERE row NOT IN (SELECT row FROM gone))"
+                    )
+                    db.execute(
+                        "INSERT INTO chunks (row, article_id, idx, start, end, text, text_sha1) "
+                        "SELECT ? + ROW_NUMBER() OVER (ORDER BY row) - 1, article_id, idx, start, "
+                        "end, text, text_sha1 FROM src.chunks "
+                        "WHERE row NOT IN (SELECT row FROM gone) ORDER BY row",
+                        (start,),
+                    )
+                start = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            finally:
+                db.execute("DETACH DATABASE src")
+        n_articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+    finally:
+        db.close()
+    return start, n_articles
+
+
 def _write_bm25(gen_dir: Path) -> None:
-    """BM25 over the generation's rows in row order, streamed from SQLite: (title, text) pairs
+    """BM25 postings of the segment's rows in row order, streamed from SQLite: (title, text) pairs
     (rag.lexical weights the title field), never all in memory at once."""
     db = sqlite3.connect(gen_dir / "rows.sqlite")
     try:
@@ -795,7 +1269,7 @@ def _write_bm25(gen_dir: Path) -> None:
             "SELECT a.title, c.text FROM chunks c JOIN articles a ON a.id = c.article_id "
             "ORDER BY c.row"
         )
-        BM25Index.build(rows).save(gen_dir / "bm25")
+        Postings.build(rows).save(gen_dir / "bm25")
     finally:
         db.close()
 

@@ -94,8 +94,22 @@ def ref_bm25(docs: list[tuple[str, str]]) -> bm25s.BM25:
 
 
 def ref_scores(model: bm25s.BM25, terms: dict[str, float]) -> np.ndarray:
-    """BM25Index.scores over the reference model (same gathering code: only the build is new)."""
-    return BM25Index(model).scores(terms)
+    """Weighted BM25 scores read off bm25s's own term -> (passage, score) matrix."""
+    vocab, sc = model.vocab_dict, model.scores
+    n = int(sc["num_docs"])
+    rows, vals = [], []
+    for t, w in terms.items():
+        i = vocab.get(t)
+        if i is None or w <= 0 or i + 1 >= len(sc["indptr"]):
+            continue
+        c = slice(int(sc["indptr"][i]), int(sc["indptr"][i + 1]))
+        rows.append(sc["indices"][c])
+        vals.append(sc["data"][c] * np.float32(w))
+    if not rows:
+        return np.zeros(n, dtype=np.float32)
+    return np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=n).astype(
+        np.float32
+    )
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -238,8 +252,8 @@ def test_streamed_bm25_scores_equal_the_bm25s_build(tmp_path):
     reference = ref_bm25(docs)
     built = BM25Index.build(iter(docs))  # a one-pass iterable, as a SQLite cursor is
     assert built.size == len(docs)
-    assert set(built._model.vocab_dict) == set(reference.vocab_dict)
-    assert len(built._model.scores["indptr"]) == len(reference.scores["indptr"])
+    (postings,) = [p for p, *_ in built._parts]
+    assert set(postings.vocabulary()) == set(reference.vocab_dict)
     built.save(tmp_path)
     loaded = BM25Index.load(tmp_path)
     questions = seed_questions()
@@ -248,16 +262,16 @@ def test_streamed_bm25_scores_equal_the_bm25s_build(tmp_path):
         expected = ref_scores(reference, terms)
         assert np.array_equal(built.scores(terms), expected), q
         assert np.array_equal(loaded.scores(terms), expected), q
-    # Every term's column: the same passages, the same float32 scores.
-    ref_sc, sc = reference.scores, built._model.scores
+    # Every term's postings: the same passages, and each one alone scores as bm25s does.
+    ref_sc = reference.scores
     for term, i in reference.vocab_dict.items():
         if i + 1 >= len(ref_sc["indptr"]):
             continue  # bm25s's "" without a column
-        j = built._model.vocab_dict[term]
         a = slice(ref_sc["indptr"][i], ref_sc["indptr"][i + 1])
-        b = slice(sc["indptr"][j], sc["indptr"][j + 1])
-        assert np.array_equal(ref_sc["indices"][a], sc["indices"][b]), term
-        assert ref_sc["data"][a].tobytes() == sc["data"][b].tobytes(), term
+        docs_, _ = postings.postings(term)
+        assert np.array_equal(ref_sc["indices"][a], docs_), term
+        got = built.scores({term: 1.0})[docs_]
+        assert ref_sc["data"][a].tobytes() == got.tobytes(), term
 
 
 def test_empty_bm25_build():

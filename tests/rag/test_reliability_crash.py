@@ -84,25 +84,30 @@ def rag_cmd(*args: str) -> list[str]:
 def check_index(root: Path, encoder=None, sample: int = 4) -> set[str] | None:
     """Assert that the index at ``root`` is whole; return its article ids (None: no index).
 
-    Checks, independently of Store.open's own checks: row numbers are 0..n-1 with no gap,
-    FAISS holds exactly n vectors and BM25 n documents, every article's stored passages are
-    exactly what chunking its stored text gives (so none is half-indexed), and, with an encoder,
-    that vector i is the embedding of row i's passage for a sample of rows.
+    Checks, independently of Store.open's own checks: in every segment the row numbers are
+    0..n-1 with no gap, FAISS holds exactly n vectors and BM25 n documents; the manifest's
+    live counts match; every article's stored passages are exactly what chunking its stored
+    text gives (so none is half-indexed), and, with an encoder, that each sampled live
+    position's vector is the embedding of its passage.
     """
     store = Store(root)
     if not store.exists():
         return None
     snap = store.open()  # raises IndexCorruptError if anything disagrees
     try:
-        n = snap.size
-        count, lo, hi = snap._db.execute(
-            "SELECT COUNT(*), COALESCE(MIN(row), 0), COALESCE(MAX(row), -1) FROM chunks"
-        ).fetchone()
-        assert count == n and lo == 0 and hi == n - 1, (count, lo, hi, n)
-        if n:
-            assert snap.bm25.size == n
-        if snap.model is not None:
-            assert snap.faiss.ntotal == n
+        listed = {e["name"] for e in snap.manifest["segments"]}
+        assert listed == {s.name for s in snap.segments}
+        for seg in snap.segments:
+            n = seg.size
+            count, lo, hi = seg._query(
+                "SELECT COUNT(*), COALESCE(MIN(row), 0), COALESCE(MAX(row), -1) FROM chunks"
+            )[0]
+            assert count == n and lo == 0 and hi == n - 1, (seg.name, count, lo, hi, n)
+            assert seg.bm25.size == n
+            if snap.model is not None:
+                assert seg.faiss.ntotal == n
+        live = [r for r in range(snap.size) if not snap.is_deleted(r)]
+        assert len(live) == snap.live == snap.bm25.live
         settings = snap.manifest["settings"]
         ids = set()
         for meta in snap.articles():
@@ -111,15 +116,16 @@ def check_index(root: Path, encoder=None, sample: int = 4) -> set[str] | None:
                 (c.index, c.start, c.end, c.text)
                 for c in chunk_article(article, settings["chunk_size"], settings["chunk_overlap"])
             ]
-            stored = snap._db.execute(
-                "SELECT idx, start, end, text FROM chunks WHERE article_id = ? ORDER BY idx",
-                (meta["id"],),
-            ).fetchall()
-            assert [tuple(r) for r in stored] == expected, f"article {meta['id']} half-indexed"
+            stored = sorted(
+                (c.chunk.index, c.chunk.start, c.chunk.end, c.chunk.text)
+                for c in snap.chunks(snap.rows_of([meta["id"]]))
+            )
+            assert stored == expected, f"article {meta['id']} half-indexed"
+            assert meta["id"] not in ids, f"article {meta['id']} twice"
             ids.add(meta["id"])
         assert len(ids) == snap.manifest["counts"]["articles"]
-        if encoder is not None and snap.model is not None and n:
-            rows = sorted(random.Random(n).sample(range(n), k=min(sample, n)))
+        if encoder is not None and snap.model is not None and live:
+            rows = sorted(random.Random(len(live)).sample(live, k=min(sample, len(live))))
             chunks = [sc.chunk for sc in snap.chunks(rows)]
             fresh = encoder.encode_passages([passage_for_embedding(c) for c in chunks])
             stored_vecs = np.stack([snap.faiss.reconstruct(int(r)) for r in rows])
@@ -131,9 +137,20 @@ def check_index(root: Path, encoder=None, sample: int = 4) -> set[str] | None:
 
 
 def leftovers(root: Path) -> list[str]:
-    """Temporary files a dead writer left behind (the next writer sweeps them)."""
-    return sorted(p.name for p in root.glob(".tmp-gen-*")) + sorted(
-        p.name for p in root.glob(".CURRENT.*")
+    """Temporary files a dead writer left behind, and segments no generation lists (the next
+    writer sweeps them)."""
+    listed = set()
+    for g in root.glob("gen-[0-9]*"):
+        try:
+            listed |= {e["name"] for e in json.loads((g / "manifest.json").read_text())["segments"]}
+        except (OSError, ValueError):
+            pass
+    orphans = [p.name for p in (root / "segments").glob("seg-*") if p.name not in listed]
+    return (
+        sorted(p.name for p in root.glob(".tmp-gen-*"))
+        + sorted(p.name for p in root.glob(".CURRENT.*"))
+        + sorted(p.name for p in (root / "segments").glob(".tmp-seg-*"))
+        + sorted(orphans)
     )
 
 
@@ -168,6 +185,12 @@ def test_leftovers_of_a_dead_writer_are_swept_and_ignored(base_index, tiny_model
     orphan = root / "gen-000007"  # renamed into place, but CURRENT was never switched
     shutil.copytree(root / live, orphan)
     (orphan / "manifest.json").write_text("{not json")
+    # A segment written but never listed by a committed manifest, and one half written.
+    segs = root / "segments"
+    (segs / ".tmp-seg-000042-4242").mkdir()
+    (segs / ".tmp-seg-000042-4242" / "rows.sqlite").write_bytes(b"half a database")
+    orphan_seg = segs / "seg-000041"
+    shutil.copytree(next(segs.glob("seg-*")), orphan_seg)
     assert check_index(root) == ids
     assert Store(root).current_generation() == live
 
@@ -179,6 +202,7 @@ def test_leftovers_of_a_dead_writer_are_swept_and_ignored(base_index, tiny_model
     assert report.added == 3
     assert leftovers(root) == []
     assert not orphan.exists(), "an uncommitted generation folder was left behind"
+    assert not orphan_seg.exists(), "an uncommitted segment was left behind"
     assert check_index(root) == ids | set(report.added_ids)
 
 
@@ -205,10 +229,13 @@ def test_rebuild_keeps_the_old_index_until_the_new_one_is_complete(
 
 # ---- the kill loop -----------------------------------------------------------------------------
 def _wait_for_write_phase(root: Path, proc: subprocess.Popen, deadline: float) -> float | None:
-    """Poll until this writer's temporary generation folder appears (named with its pid: a
-    dead writer's leftover does not count); its time, or None if the process ended first."""
+    """Poll until this writer's temporary segment or generation folder appears (named with its
+    pid: a dead writer's leftover does not count); its time, or None if the process ended
+    first."""
     while time.monotonic() < deadline:
-        if any(root.glob(f".tmp-gen-*-{proc.pid}")):
+        if any(root.glob(f"segments/.tmp-seg-*-{proc.pid}")) or any(
+            root.glob(f".tmp-gen-*-{proc.pid}")
+        ):
             return time.monotonic()
         if proc.poll() is not None:
             return None
@@ -354,17 +381,18 @@ def test_corrupt_index_messages_say_how_to_rebuild(base_index):
     """Missing manifest, truncated FAISS file, SQLite that disagrees: each is one clear error
     naming the rebuild command, never a traceback from FAISS or SQLite."""
     root, _ = base_index
-    gen = root / Store(root).current_generation()
+    manifest_dir = root / Store(root).current_generation()
+    gen = next((root / "segments").glob("seg-*"))  # the segment's files
     backup = root.parent / "backup"
-    shutil.copytree(gen, backup)
+    shutil.copytree(root, backup)
 
     def restore():
-        shutil.rmtree(gen)
-        shutil.copytree(backup, gen)
+        shutil.rmtree(root)
+        shutil.copytree(backup, root)
 
     damages = {
-        "missing manifest": lambda: (gen / "manifest.json").unlink(),
-        "damaged manifest": lambda: (gen / "manifest.json").write_text('{"format": 1, "cou'),
+        "missing manifest": lambda: (manifest_dir / "manifest.json").unlink(),
+        "damaged manifest": lambda: (manifest_dir / "manifest.json").write_text('{"format": 2, "'),
         "truncated FAISS": lambda: (gen / "vectors.faiss").write_bytes(
             (gen / "vectors.faiss").read_bytes()[:1000]
         ),
@@ -374,7 +402,9 @@ def test_corrupt_index_messages_say_how_to_rebuild(base_index):
         ),
         "SQLite garbage": lambda: (gen / "rows.sqlite").write_bytes(b"\0" * 4096),
         "missing SQLite": lambda: (gen / "rows.sqlite").unlink(),
-        "BM25 damaged": lambda: [p.write_text("{") for p in (gen / "bm25").glob("*.json")],
+        "BM25 damaged": lambda: [p.write_text("{") for p in (gen / "bm25").glob("*.npy")],
+        "BM25 missing": lambda: shutil.rmtree(gen / "bm25"),
+        "missing segment": lambda: shutil.rmtree(gen),
     }
     for name, damage in damages.items():
         damage()

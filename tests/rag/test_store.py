@@ -57,39 +57,57 @@ def test_mismatched_model_is_refused(seeded_assistant, minilm_dir):
         other.ask("Hiệp ước thay thế văn kiện nào?")
 
 
-def test_delete_renumbers_rows_consistently(seeded_assistant):
+def test_delete_is_a_tombstone_until_a_merge(seeded_assistant):
     articles = seeded_assistant.articles()
     victim = articles[1]["id"]
-    before = seeded_assistant.retriever().snapshot.size
+    before = seeded_assistant.retriever().snapshot
+    size, live = before.size, before.live
     assert seeded_assistant.delete(victim)
     snap = seeded_assistant.retriever().snapshot
-    assert snap.size == before - articles[1]["chunks"]
+    # Positions stay (the segment is not rewritten); the victim's rows are deleted.
+    assert snap.size == size and snap.live == live - articles[1]["chunks"]
     assert snap.faiss.ntotal == snap.bm25.size == snap.size
-    assert not snap.has_article(victim)
-    for r in snap.chunks(list(range(snap.size))):
-        assert r.chunk.article_id != victim
-    # Vectors still belong to their passages: re-embedding a passage finds its own row first.
+    assert [s.name for s in snap.segments] == [s.name for s in before.segments]
+    assert snap.manifest["segments"][0]["deleted"] == [victim]
+    assert not snap.has_article(victim) and snap.article(victim) is None
+    assert victim not in {a["id"] for a in snap.articles()}
+    live_rows = snap.chunks(list(range(snap.size)))
+    assert len(live_rows) == snap.live
+    assert all(r.chunk.article_id != victim for r in live_rows)
     enc = seeded_assistant.encoder
+    qv = enc.encode_queries([articles[1]["title"]])
+    _, ids = snap.faiss.search(qv, snap.size)
+    assert set(ids[0][ids[0] >= 0]) == {r.row for r in live_rows}
+    assert not seeded_assistant.delete(victim)
+    # A merge rewrites the segment without the victim and renumbers its rows.
+    seeded_assistant.optimize(full=True)
+    merged = seeded_assistant.retriever().snapshot
+    assert merged.size == merged.live == live - articles[1]["chunks"]
+    assert merged.manifest["segments"][0]["deleted"] == []
+    assert [r.row for r in merged.chunks(list(range(merged.size)))] == list(range(merged.size))
+    # Vectors still belong to their passages.
     from rag.chunk import passage_for_embedding
 
-    r = snap.chunks([snap.size - 1])[0]
+    r = merged.chunks([merged.size - 1])[0]
     v = enc.encode_passages([passage_for_embedding(r.chunk)])[0]
-    assert np.allclose(snap.faiss.reconstruct(snap.size - 1), v, atol=1e-5)
-    assert not seeded_assistant.delete(victim)
+    assert np.allclose(merged.faiss.reconstruct(merged.size - 1), v, atol=1e-5)
+
+
+def _segment_dir(assistant):
+    return assistant.retriever().snapshot.segments[0].gen_dir
 
 
 def test_missing_index_and_damage_are_clear_errors(tmp_path, seeded_assistant):
     with pytest.raises(IndexMissingError, match="rag ingest"):
         Store(tmp_path / "none").open()
-    gen_dir = seeded_assistant.retriever().snapshot.gen_dir
-    faiss_file = gen_dir / "vectors.faiss"
+    faiss_file = _segment_dir(seeded_assistant) / "vectors.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match="rebuild"):
         Store(seeded_assistant.store.root).open()
 
 
 def test_sqlite_mismatch_detected(seeded_assistant):
-    gen_dir = seeded_assistant.retriever().snapshot.gen_dir
+    gen_dir = _segment_dir(seeded_assistant)
     seeded_assistant.close()
     db = sqlite3.connect(gen_dir / "rows.sqlite")
     db.execute("DELETE FROM chunks WHERE row = (SELECT MAX(row) FROM chunks)")
