@@ -782,11 +782,13 @@ class Store:
             ) from None
         if postings.size != n:
             raise IndexCorruptError(f"index {self.root}: BM25 does not match the rows: {rebuild}")
-        seg = Segment(self.root, seg_dir, dict(entry), faiss_index, postings)
+        seg = None
         try:
+            seg = Segment(self.root, seg_dir, dict(entry), faiss_index, postings)
             rows = seg._query("SELECT COUNT(*), COALESCE(MAX(row), -1) FROM chunks")[0]
         except sqlite3.DatabaseError:
-            seg.close()
+            if seg is not None:
+                seg.close()
             raise IndexCorruptError(
                 f"index {self.root}: the SQLite rows are damaged: {rebuild}"
             ) from None

@@ -491,3 +491,84 @@ def test_sigkill_during_embed_build_index_never_leaves_a_broken_index(tiny_model
     kills = int(os.environ.get("RAG_EMBED_KILLS", "4"))
     stats = embed_kill_loop(tmp_path, tiny_model_dir, kills)
     print(f"\nembed kill loop: {json.dumps(stats)}")
+
+
+# ---- merges under SIGKILL ----------------------------------------------------------------------
+def _answers(root: Path, model_dir: Path) -> list:
+    settings = Settings.load(env={}, index_dir=root, embed_model=str(model_dir))
+    a = Assistant(settings)
+    try:
+        return [
+            [((h.chunk.article_id, h.chunk.index), round(h.score, 5)) for h in a.search(q, k=5)]
+            for q in ("Hiệp ước mới thay thế những văn kiện nào?", "lao động Donbas")
+        ]
+    finally:
+        a.close()
+
+
+def test_sigkill_during_merges_never_corrupts_the_index(base_index, tiny_model_dir, tmp_path):
+    """`rag index optimize --full` SIGKILLed while it writes the merged segment, between the
+    segment and the manifest, around the commit, and at random: after every kill the index is
+    whole, holds the same articles and gives the same answers; a rerun finishes the merge and
+    leaves no orphan segment."""
+    root, ids = base_index
+    settings = Settings.load(env={}, index_dir=root, embed_model=str(tiny_model_dir))
+    rng = random.Random(5)
+    env = rag_env(tiny_model_dir)
+    aims = ("segment", "manifest", "commit", "anytime")
+    kills = 0
+    for i in range(int(os.environ.get("RAG_MERGE_KILLS", "4"))):
+        writer = Assistant(settings)
+        for j in range(3):  # more segments to merge, and a tombstone
+            batch = write_jsonl(
+                tmp_path / f"m{i}-{j}.jsonl", synthetic_articles(500 + 10 * i + j, 2)
+            )
+            report = writer.ingest([batch])
+            ids |= set(report.added_ids)
+        victim = sorted(ids)[i]
+        assert writer.delete(victim)
+        ids.discard(victim)
+        writer.close()
+        before = _answers(root, tiny_model_dir)
+        gen = Store(root).current_generation()
+        proc = subprocess.Popen(
+            rag_cmd("index", "optimize", "--full", "--index", str(root), "--json"),
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        aim = aims[i % len(aims)]
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if aim == "segment" and any(root.glob(f"segments/.tmp-seg-*-{proc.pid}")):
+                break
+            if aim == "manifest" and any(root.glob(f".tmp-gen-*-{proc.pid}")):
+                break
+            if aim == "commit" and Store(root).current_generation() != gen:
+                break
+            if aim == "anytime" and time.monotonic() > deadline - 120 + rng.uniform(0.5, 4):
+                break
+            time.sleep(0.001)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.communicate(timeout=60)
+        assert check_index(root) == ids, aim
+        assert _answers(root, tiny_model_dir) == before, aim
+    rerun = subprocess.run(
+        rag_cmd("index", "optimize", "--full", "--index", str(root), "--json"),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert json.loads(rerun.stdout)["segments"] == 1
+    # The next writer sweeps what the killed merges left.
+    writer = Assistant(settings)
+    report = writer.ingest([write_jsonl(tmp_path / "last.jsonl", synthetic_articles(900, 1))])
+    writer.close()
+    assert check_index(root) == ids | set(report.added_ids)
+    assert leftovers(root) == []
+    assert kills >= 1

@@ -84,7 +84,7 @@ def test_planted_pickles_are_never_loaded(built, tmp_path):
     _, root = built
     copy = tmp_path / "index"
     shutil.copytree(root, copy)
-    gen = copy / Store(copy).current_generation()
+    gen = copy  # the manifests and the segments they list
     trip = tmp_path / "PWNED"
     payload = np.array([_Tripwire(str(trip))], dtype=object)
     swapped = 0
@@ -94,7 +94,7 @@ def test_planted_pickles_are_never_loaded(built, tmp_path):
     for p in list(gen.rglob("*")):
         if p.is_file():
             (p.parent / (p.name + ".pkl")).write_bytes(pickle.dumps(_Tripwire(str(trip))))
-    assert swapped, "expected bm25s .npy arrays in the index"
+    assert swapped, "expected BM25 .npy arrays in the index"
     with pytest.raises(IndexCorruptError, match="rebuild"):
         Store(copy).open()
     assert not trip.exists()
