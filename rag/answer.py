@@ -374,6 +374,7 @@ def compose(
                 end=c.end,
                 score=hit.score,
                 date=hit.date,
+                meta=hit.meta,
                 highlights=tuple(highlights[hit_index]),
                 also_reported_by=tuple(titles.get(a, a) for a in hit.also),
             )

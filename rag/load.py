@@ -83,14 +83,41 @@ def content_id(title: str, text: str) -> str:
 
 
 def make_article(
-    raw_text: str, *, title: str | None = None, source: str = "", date: str | None = None
+    raw_text: str,
+    *,
+    title: str | None = None,
+    source: str = "",
+    date: str | None = None,
+    given: dict[str, str] | None = None,
 ) -> Article | None:
-    """Clean raw text into an Article; None when nothing of the article is left."""
+    """Clean raw text into an Article; None when nothing of the article is left. Outlet,
+    byline, credit and date come from ``given`` (JSONL fields, HTML metadata) where known,
+    else from the text itself (rag.metadata)."""
+    from rag.metadata import extract, split_title
+
     text = clean_text(raw_text)
     if not text:
         return None
-    title = normalize_unicode(title).strip() if title else first_line_title(text)
-    return Article(id=content_id(title, text), title=title, text=text, source=source, date=date)
+    given = {k: normalize_unicode(v).strip() for k, v in (given or {}).items() if v}
+    found = extract(raw_text, text)
+    site = given.get("site") or found.site
+    if title:
+        # "Headline (NLĐ) - lead…": a title that runs into the lead names the outlet too.
+        title, title_site = split_title(normalize_unicode(title).strip())
+        site = site or title_site
+    else:
+        title = found.headline or first_line_title(text)
+    return Article(
+        id=content_id(title, text),
+        title=title,
+        text=text,
+        source=source,
+        date=date or found.date,
+        site=site,
+        byline=given.get("byline") or found.byline,
+        credit=given.get("credit") or found.credit,
+        url=given.get("url"),
+    )
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -174,16 +201,18 @@ def load_bytes(data: bytes, *, suffix: str, source: str) -> Iterator[Article | S
         return
     title = None
     date = None
+    given: dict[str, str] = {}
     if suffix in HTML_SUFFIXES:
-        text, title, date = extract_html(text)
+        text, title, date, given = extract_html(text)
     elif suffix in MARKDOWN_SUFFIXES:
         text, title = strip_markdown(text)
-    article = make_article(text, title=title, source=source, date=date)
+    article = make_article(text, title=title, source=source, date=date, given=given)
     yield article if article is not None else Skipped(source, "no article text after cleaning")
 
 
-def extract_html(html: str) -> tuple[str, str | None, str | None]:
-    """Main text, title and date of an HTML page (trafilatura: made for news pages)."""
+def extract_html(html: str) -> tuple[str, str | None, str | None, dict[str, str]]:
+    """Main text, title, date and {site, byline, url} of an HTML page (trafilatura: made for
+    news pages; its metadata reads the page's meta tags and htmldate's date)."""
     import trafilatura
 
     raw = trafilatura.extract(
@@ -205,9 +234,16 @@ def extract_html(html: str) -> tuple[str, str | None, str | None]:
         for bad in tree.xpath("//script|//style|//noscript|//template"):
             bad.drop_tree()
         title = tree.findtext(".//title")
-        return tree.text_content(), (title.strip() if title else None), None
+        return tree.text_content(), (title.strip() if title else None), None, {}
     meta = json.loads(raw)
-    return meta.get("text") or "", meta.get("title") or None, meta.get("date") or None
+    given = {
+        # trafilatura's JSON calls the site name (og:site_name) "source-hostname".
+        "site": meta.get("source-hostname") or meta.get("sitename") or meta.get("hostname"),
+        "byline": meta.get("author"),
+        "url": meta.get("source") or meta.get("url"),
+    }
+    given = {k: str(v) for k, v in given.items() if v}
+    return meta.get("text") or "", meta.get("title") or None, meta.get("date") or None, given
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -281,7 +317,16 @@ def parse_record(line: str, *, source: str, line_no: int) -> Article | Skipped:
         rec_id = rec.get("id")
         rec_source = f"{source}#{rec_id}" if rec_id is not None else f"{source}:{line_no}"
     date = rec.get("date") if isinstance(rec.get("date"), str) else None
-    article = make_article(text, title=title, source=rec_source, date=date)
+    # Optional metadata fields; "author" is what most exports call the byline.
+    given = {
+        key: rec[field]
+        for key, field in (("site", "site"), ("byline", "author"), ("url", "url"))
+        if isinstance(rec.get(field), str)
+    }
+    for key in ("byline", "credit"):
+        if isinstance(rec.get(key), str):
+            given[key] = rec[key]
+    article = make_article(text, title=title, source=rec_source, date=date, given=given)
     if article is None:
         return Skipped(source, "no article text after cleaning", line_no)
     return article

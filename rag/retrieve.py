@@ -168,6 +168,7 @@ class Retriever:
                     scores=dict(cand.scores),
                     source=m.get("source", ""),
                     date=m.get("date"),
+                    meta=m.get("meta") or {},
                 )
             )
         return hits

@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS articles (
     source TEXT NOT NULL,
     date TEXT,
     text TEXT NOT NULL,
-    added_at REAL NOT NULL
+    added_at REAL NOT NULL,
+    meta TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     row INTEGER PRIMARY KEY,
@@ -231,6 +232,9 @@ class Segment:
             f"file:{seg_dir / 'rows.sqlite'}?mode=ro", uri=True, check_same_thread=False
         )
         self._db_lock = threading.Lock()
+        # site, byline, credit, url as JSON; indexes written before it have no such column.
+        columns = {r[1] for r in self._query("PRAGMA table_info(articles)")}
+        self._meta = "meta" if "meta" in columns else "NULL"
         self._refs = 1
         self._refs_lock = threading.Lock()
         self._closed = False
@@ -292,9 +296,13 @@ class Segment:
 
     def article(self, article_id: str) -> Article | None:
         rows = self._query(
-            "SELECT id, title, text, source, date FROM articles WHERE id = ?", (article_id,)
+            f"SELECT id, title, text, source, date, {self._meta} FROM articles WHERE id = ?",
+            (article_id,),
         )
-        return Article(*rows[0]) if rows else None
+        if not rows:
+            return None
+        *fields, meta = rows[0]
+        return Article(*fields, **_meta(meta))
 
     def article_meta(self, article_ids: Sequence[str]) -> dict[str, dict]:
         if not article_ids:
@@ -302,18 +310,30 @@ class Segment:
         ids = list(dict.fromkeys(article_ids))
         marks = ",".join("?" * len(ids))
         cur = self._query(
-            f"SELECT id, title, source, date FROM articles WHERE id IN ({marks})", ids
+            f"SELECT id, title, source, date, {self._meta} FROM articles WHERE id IN ({marks})",
+            ids,
         )
-        return {r[0]: {"title": r[1], "source": r[2], "date": r[3]} for r in cur}
+        return {
+            r[0]: {"title": r[1], "source": r[2], "date": r[3], "meta": _meta(r[4])} for r in cur
+        }
 
     def articles(self) -> list[dict]:
         cur = self._query(
-            "SELECT a.id, a.title, a.source, a.date, COUNT(c.row), length(a.text) "
+            f"SELECT a.id, a.title, a.source, a.date, COUNT(c.row), length(a.text), "
+            f"{'a.meta' if self._meta == 'meta' else 'NULL'} "
             "FROM articles a LEFT JOIN chunks c ON c.article_id = a.id "
             "GROUP BY a.id ORDER BY a.added_at, a.id"
         )
         return [
-            {"id": r[0], "title": r[1], "source": r[2], "date": r[3], "chunks": r[4], "chars": r[5]}
+            {
+                "id": r[0],
+                "title": r[1],
+                "source": r[2],
+                "date": r[3],
+                "chunks": r[4],
+                "chars": r[5],
+                **_meta(r[6]),
+            }
             for r in cur
         ]
 
@@ -1032,6 +1052,8 @@ class Store:
             if base is not None:
                 base.backup_to(db)
             db.executescript(SCHEMA)
+            if "meta" not in {r[1] for r in db.execute("PRAGMA table_info(articles)")}:
+                db.execute("ALTER TABLE articles ADD COLUMN meta TEXT")  # an older base
             with db:
                 if delete:
                     marks = ",".join("?" * len(delete))
@@ -1049,8 +1071,8 @@ class Store:
                 row = start
                 for article, chunks in add:
                     db.execute(
-                        "INSERT INTO articles (id, title, source, date, text, added_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO articles (id, title, source, date, text, added_at, meta) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (
                             article.id,
                             article.title,
@@ -1058,6 +1080,7 @@ class Store:
                             article.date,
                             article.text,
                             now,
+                            json.dumps(article.meta(), ensure_ascii=False) or None,
                         ),
                     )
                     for c in chunks:
@@ -1274,6 +1297,18 @@ def _write_bm25(gen_dir: Path) -> None:
         Postings.build(rows).save(gen_dir / "bm25")
     finally:
         db.close()
+
+
+def _meta(raw: str | None) -> dict[str, str]:
+    """The site/byline/credit/url a row's meta column holds ({} for none)."""
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return {}
+    keys = ("site", "byline", "credit", "url")
+    return {k: str(data[k]) for k in keys if isinstance(data, dict) and data.get(k)}
 
 
 def _sha1(text: str) -> str:

@@ -16,6 +16,15 @@ class Article:
     text: str
     source: str = ""
     date: str | None = None
+    site: str | None = None  # the outlet ("Dân trí"), see rag.metadata
+    byline: str | None = None  # the author ("Minh Phương")
+    credit: str | None = None  # sources the article credits ("TASS, AFP, Reuters")
+    url: str | None = None
+
+    def meta(self) -> dict[str, str]:
+        """site, byline, credit and url, those that are known."""
+        fields = (("site", self.site), ("byline", self.byline), ("credit", self.credit))
+        return {k: v for k, v in (*fields, ("url", self.url)) if v}
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class Hit:
     source: str = ""
     date: str | None = None
     also: tuple[str, ...] = ()  # article ids whose near-duplicate passages were collapsed here
+    meta: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class Citation:
     date: str | None = None
     highlights: tuple[tuple[int, int], ...] = ()
     also_reported_by: tuple[str, ...] = ()  # titles of articles carrying the same passage
+    meta: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict:
         return {
@@ -75,6 +86,10 @@ class Citation:
             "end": self.end,
             "score": round(float(self.score), 6),
             "date": self.date,
+            "site": self.meta.get("site"),
+            "byline": self.meta.get("byline"),
+            "credit": self.meta.get("credit"),
+            "url": self.meta.get("url"),
             "highlights": [list(h) for h in self.highlights],
             "also_reported_by": list(self.also_reported_by),
         }

@@ -73,6 +73,10 @@ class CitationOut(BaseModel):
     end: int
     score: float
     date: str | None = None
+    site: str | None = Field(None, description="The outlet that published the article.")
+    byline: str | None = None
+    credit: str | None = Field(None, description="Sources the article credits.")
+    url: str | None = None
     highlights: list[list[int]] = Field(
         default_factory=list, description="[start, end) article offsets of the quoted sentences."
     )
@@ -116,6 +120,10 @@ class ArticleOut(BaseModel):
     title: str
     source: str
     date: str | None = None
+    site: str | None = None
+    byline: str | None = None
+    credit: str | None = None
+    url: str | None = None
     chunks: int
     chars: int | None = None
 
@@ -125,6 +133,10 @@ class ArticleFull(BaseModel):
     title: str
     source: str
     date: str | None = None
+    site: str | None = None
+    byline: str | None = None
+    credit: str | None = None
+    url: str | None = None
     text: str
 
 
@@ -305,7 +317,14 @@ def make_router(assistant: Assistant, settings: Settings) -> APIRouter:
         a = assistant.article(article_id)
         if a is None:
             return JSONResponse({"error": f"no article {article_id}"}, status_code=404)
-        return {"id": a.id, "title": a.title, "source": a.source, "date": a.date, "text": a.text}
+        return {
+            "id": a.id,
+            "title": a.title,
+            "source": a.source,
+            "date": a.date,
+            **a.meta(),
+            "text": a.text,
+        }
 
     @router.delete(
         "/articles/{article_id}",

@@ -116,7 +116,7 @@ def answer_plain(answer: Answer, lang: str = "vi") -> str:
         for group in group_by_article(answer.citations):
             nums = " ".join(f"[{c.n}]" for c in group)
             first = group[0]
-            where = source_text(first.source, first.date)
+            where = source_text(first.meta.get("site") or first.source, news_date(first.date, lang))
             lines.append(f"{nums} {first.title}" + (f" — {where}" if where else ""))
     return "\n".join(lines)
 
@@ -207,10 +207,33 @@ def highlight_html(
     return "".join(pieces)
 
 
-def source_line(source: str | None, date: str | None, lang: str = "vi") -> str:
-    """'source · date' as HTML; an http(s) source is a link (opened in a new tab, no referrer),
-    anything else (a file path, a name) is plain text."""
+def news_date(date: str | None, lang: str = "vi") -> str | None:
+    """An ISO date as a reader of the page's language writes it ("2024-06-18" -> "18/6/2024"
+    in Vietnamese); anything else as it is."""
+    if not date:
+        return None
+    m = re.match(r"^(\d{4})-(\d{2})-(\d{2})", date)
+    if not m or lang != "vi":
+        return date[:10] if m else date
+    return f"{int(m.group(3))}/{int(m.group(2))}/{m.group(1)}"
+
+
+def source_line(
+    source: str | None,
+    date: str | None,
+    lang: str = "vi",
+    site: str | None = None,
+    byline: str | None = None,
+) -> str:
+    """'site · byline · date · source' as HTML, what is known of it; an http(s) source is a
+    link (opened in a new tab, no referrer), anything else (a file path, a name) plain text."""
     bits = []
+    if site:
+        bits.append(f'<span class="rag-site">{esc(site)}</span>')
+    if byline:
+        bits.append(f'<span class="rag-byline">{esc(byline)}</span>')
+    if date:
+        bits.append(f'<span class="rag-date">{esc(news_date(date, lang))}</span>')
     if source:
         parsed = urlparse(source)
         if parsed.scheme in ("http", "https") and parsed.netloc:
@@ -220,8 +243,6 @@ def source_line(source: str | None, date: str | None, lang: str = "vi") -> str:
             )
         else:
             bits.append(f'<span class="rag-src" title="{esc(source)}">{esc(_short(source))}</span>')
-    if date:
-        bits.append(f'<span class="rag-date">{esc(t("date", lang))}: {esc(date)}</span>')
     return " · ".join(bits)
 
 
@@ -278,7 +299,9 @@ def citation_card(
     if also_names:
         names = "; ".join(esc(x) for x in also_names)
         also = f'<div class="rag-also">{esc(t("also_reported", lang))}: {names}</div>'
-    meta = source_line(first.source, first.date, lang)
+    meta = source_line(
+        first.source, first.date, lang, first.meta.get("site"), first.meta.get("byline")
+    )
     href = cite_href(turn, first.n)
     return (
         f'<article class="{cls}" data-cite="{href}">'
@@ -343,7 +366,7 @@ def source_html(article: Article | None, c: Citation | None, lang: str = "vi") -
         shift = span[0] - c.start  # the passage moved: move its highlights with it
         highlights = tuple((s + shift, e + shift) for s, e in highlights)
     body = highlight_html(article.text, 0, highlights, passage=span, target_first=True)
-    meta = source_line(article.source, article.date, lang)
+    meta = source_line(article.source, article.date, lang, article.site, article.byline)
     return (
         f'<div class="rag-viewer">{head}'
         f'<h3 class="rag-article-title"><span class="rag-n">[{int(c.n)}]</span> {esc(article.title)}</h3>'
@@ -356,7 +379,7 @@ def article_html(article: Article | None, lang: str = "vi") -> str:
     """An article on its own (the corpus tab's preview): title, source, date, cleaned text."""
     if article is None:
         return f'<p class="rag-hint">{esc(t("selected_none", lang))}</p>'
-    meta = source_line(article.source, article.date, lang)
+    meta = source_line(article.source, article.date, lang, article.site, article.byline)
     return (
         f'<div class="rag-viewer"><h3 class="rag-article-title">{esc(article.title)}</h3>'
         + (f'<div class="rag-meta">{meta}</div>' if meta else "")

@@ -4,6 +4,7 @@ always shown as text (XSS payloads render as characters, never as elements)."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import replace
 from html.parser import HTMLParser
 
@@ -221,6 +222,25 @@ def test_highlight_html_escapes_inside_and_outside_marks():
     assert out == '<mark class="rag-hl">&lt;b&gt;x&lt;/b&gt;</mark> &amp; &lt;i&gt;y&lt;/i&gt;'
 
 
+def test_a_card_reads_like_news_outlet_byline_date_then_headline():
+    art = article(TREATY, title="Nga, Triều Tiên sắp ký hiệp định", date="2024-06-18")
+    start, end = TREATY.index("Văn kiện"), TREATY.index("Đoạn cuối")
+    quoted = "Văn kiện mới sẽ thay thế hiệp ước ký năm 1961."
+    meta = {"site": "Dân trí", "byline": "Minh <Phương>"}
+    card = render.citation_card([cite_for(art, start, end, quoted, meta=meta)], 0, lang="vi")
+    assert_safe(card)
+    meta_html = card.split('<div class="rag-meta">', 1)[1].split("</div>", 1)[0]
+    line = html.unescape(re.sub(r"<[^>]+>", "", meta_html))
+    assert line.startswith("Dân trí · Minh <Phương> · 18/6/2024")
+    english = render.citation_card([cite_for(art, start, end, quoted, meta=meta)], 0, lang="en")
+    assert "2024-06-18" in english
+    plain = render.answer_plain(
+        Answer("q", "Văn kiện mới [1]", True, (cite_for(art, start, end, quoted, meta=meta),)),
+        lang="vi",
+    )
+    assert "Nga, Triều Tiên sắp ký hiệp định — Dân trí, 18/6/2024" in plain
+
+
 def test_citation_card_lists_number_title_source_date_passage_and_also_reported():
     art = article(TREATY, title="Hiệp ước <Nga>", date="2024-06-19")
     start, end = TREATY.index("Văn kiện"), TREATY.index("Đoạn cuối")
@@ -231,7 +251,7 @@ def test_citation_card_lists_number_title_source_date_passage_and_also_reported(
     card = render.citation_card([c], turn=2, lang="vi")
     s = assert_safe(card)
     text = "".join(s.text)
-    assert "[1]" in text and "Hiệp ước <Nga>" in text and "2024-06-19" in text
+    assert "[1]" in text and "Hiệp ước <Nga>" in text and "19/6/2024" in text
     assert "Cũng được đưa tin bởi: Báo A; Báo <B>" in text
     marks = card.split('<mark class="rag-hl">')[1].split("</mark>")[0]
     assert marks == "Văn kiện mới sẽ thay thế hiệp ước ký năm 1961."
