@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rag.lexical import (
     detect_language,
+    fold_accents,
     normalize,
     query_terms,
     syllables,
@@ -49,12 +50,108 @@ _SENT_END = re.compile(r"(?<=[.!?…])[\"”’)]*\s+|\n+")
 
 
 @dataclass(frozen=True)
+class Meaning:
+    """How a model's cosine between the question and a sentence adds to the sentence's term
+    coverage when sentences are ranked: ``weight`` * (cosine - floor) / (1 - floor) above the
+    floor (English questions over Vietnamese sentences reach lower cosines: a floor of their
+    own). The answer abstains unless its best sentence covers the question's terms as before
+    (MIN_COVERAGE) or reaches ``confident`` cosine (``confident_en`` for English)."""
+
+    weight: float
+    floor: float
+    floor_en: float
+    confident: float
+    confident_en: float
+
+    def sure(self, cosine: float, lang: str) -> bool:
+        return cosine >= (self.confident_en if lang == "en" else self.confident)
+
+    def bonus(self, cosine: float, lang: str) -> float:
+        floor = self.floor_en if lang == "en" else self.floor
+        return self.weight * max(0.0, cosine - floor) / (1 - floor)
+
+
+# Fitted per model on the tuning half of eval/seeds_qa.jsonl (eval/README.md has the figures
+# and the command); a model not listed is not used for sentences (the tiny test models, the
+# English MiniLM, whose cosines on Vietnamese mean little).
+MEANING: dict[str, Meaning] = {
+    "intfloat/multilingual-e5-small": Meaning(3.0, 0.8, 0.65, 0.95, 0.8),
+}
+
+
+def meaning_for(model: str | None) -> Meaning | None:
+    if model is None:
+        return None
+    from embeddings.encoder import stands_for
+
+    return MEANING.get(stands_for(model))
+
+
+# The same subject, then the verb in the passive voice ("Putin được tặng": received) or not.
+OPPOSITE_VOICE = 0.5  # what is left of a sentence's score when it tells the event the other way
+# ... and of a sentence with none of the question's own words (its verbs and common nouns: the
+# names around them are context): "Putin và Kim ký hiệp ước" does not say what Putin gave Kim.
+MISSING_FOCUS = 0.6
+MISSING_TYPE = 0.6  # ... and of one without what a typed question asks for (a place, a date)
+
+
+_TITLES = frozenset(
+    "tổng thống|chủ tịch|thủ tướng|bộ trưởng|ngoại trưởng|thứ trưởng|tổng thư|bí thư|trợ lý|"
+    "giám đốc|phát ngôn|đại sứ|tướng quân".split("|")
+)
+
+
+def focus_words(question: str) -> set[str]:
+    """The question's words written in lower case that are not question or function words nor
+    the rest of a title ("Tổng thống"): "tặng", "món", "quà" of "Tổng thống Putin tặng Chủ
+    tịch Kim Jong Un món quà gì?"."""
+    words = re.findall(r"[^\W\d_]+", question)
+    skip = QUESTION_WORDS | {fold_accents(w) for w in QUESTION_WORDS}
+    out = set()
+    for i, w in enumerate(words):
+        low = normalize(w)
+        if i == 0 or not w.islower() or low in skip or len(w) < 2:
+            continue
+        if not words[i - 1].islower() and f"{normalize(words[i - 1])} {low}" in _TITLES:
+            continue
+        out.add(low)
+    return out
+
+
+def _subject_verbs(text: str) -> set[tuple[str, str, bool]]:
+    """(subject word, verb, passive) for each word pair "X v" / "X được v" of ``text``."""
+    words = syllables(normalize(text))
+    out = set()
+    for i in range(len(words) - 1):
+        if words[i + 1] in ("được", "bị") and i + 2 < len(words):
+            out.add((words[i], words[i + 2], True))
+        elif words[i] not in ("được", "bị"):
+            out.add((words[i], words[i + 1], False))
+    return out
+
+
+def opposite_voice(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` tells the question's event the other way round: "Putin tặng Kim
+    món quà gì?" (what Putin gave) against "… Putin được tặng gì" (what Putin received): the
+    same subject before the same verb, active in one and passive in the other."""
+    if "được" not in (question + sentence).lower() and "bị" not in (question + sentence).lower():
+        return False
+    asked = _subject_verbs(question)
+    told = _subject_verbs(sentence)
+    return any(
+        (subj, verb, not passive) in told for subj, verb, passive in asked if passive
+    ) or any((subj, verb, True) in told for subj, verb, passive in asked if not passive)
+
+
+@dataclass(frozen=True)
 class Sentence:
     hit_index: int
     start: int  # article offsets
     end: int
     text: str
     score: float
+    coverage: float = 0.0  # the score from the question's terms alone
+    cosine: float = 0.0  # with the question, by the model (0 without one)
 
 
 def split_sentences(text: str, base: int = 0) -> list[tuple[int, int]]:
@@ -182,13 +279,21 @@ def states_count(noun: str, text: str) -> bool:
     )
 
 
+# A place as a sentence states it: a name after a locative ("tại Bình Nhưỡng", "ở thủ đô Hà Nội").
+_PLACE_STATED = re.compile(
+    r"\b(?:tại|ở|đến|tới|in|at)\s+(?:(?:thủ đô|thành phố|tỉnh|vùng)\s+)?[A-ZÀ-ỸĐ]"
+)
+
+
 def _has_type(kind: str, text: str, question: str) -> bool:
     if kind == "number":
         return bool(_NUMBER.search(text))
     if kind == "date":
         pattern = _DATE_BY_GRAIN.get(date_grain(question), _DATE)
         return bool(pattern.search(text))
-    if kind in ("place", "person"):
+    if kind == "place":
+        return bool(_PLACE_STATED.search(text))
+    if kind == "person":
         q = {normalize(w) for w in question.split()}
         words = text.split()
         # A capitalised word the question does not already name (not the sentence's first).
@@ -201,6 +306,8 @@ def score_sentences(
     hits: list[Hit],
     idf: dict[str, float] | Callable,
     known: Callable[[list[str]], set[str]] | None = None,
+    cosines: Callable | None = None,
+    meaning: Meaning | None = None,
 ) -> list[Sentence]:
     from rag.fusion import coverage_terms, sentence_tokens
 
@@ -208,6 +315,14 @@ def score_sentences(
     weights = idf(list(terms)) if callable(idf) else idf
     shares = coverage_terms(terms, weights)
     folded = any(t.startswith("~") for t in shares)
+    if folded and known is not None:
+        # A question typed without diacritics: its words as typed ("hiep", "van") are in no
+        # article; only their folded forms can be covered, so only those count.
+        plain = [t for t in shares if not t.startswith("~")]
+        indexed = known(plain)
+        kept = {t: v for t, v in shares.items() if t.startswith("~") or t in indexed}
+        total = sum(kept.values())
+        shares = {t: v / total for t, v in kept.items()} if total > 0 else shares
     kind = question_type(question)
     counted = counted_noun(question) if kind == "number" else None
     if counted is not None and counted != "%" and known is not None and not known([counted]):
@@ -215,6 +330,7 @@ def score_sentences(
         return []
     grain = _DATE_BY_GRAIN.get(date_grain(question)) if kind == "date" else None
     out = []
+    candidates: list[tuple[int, int, int, str, float]] = []
     for hi, hit in enumerate(hits):
         chunk = hit.chunk
         for s, e in split_sentences(chunk.text, chunk.start):
@@ -232,7 +348,29 @@ def score_sentences(
             bonus = TYPE_BONUS if kind != "other" and _has_type(kind, text, question) else 0.0
             # A small prior for the passage's rank breaks ties toward the better passage.
             score = covered + bonus * covered + 0.02 / (1 + hi)
-            out.append(Sentence(hi, s, e, text, score))
+            candidates.append((hi, s, e, text, score))
+    sims = None
+    if cosines is not None and meaning is not None and candidates:
+        sims = cosines([c[3] for c in candidates])
+    lang = detect_language(question)
+    focus = focus_words(question) if lang == "vi" else set()
+    for i, (hi, s, e, text, score) in enumerate(candidates):
+        factor = 1.0
+        if kind in ("place", "person", "number", "date") and not _has_type(kind, text, question):
+            factor *= MISSING_TYPE  # "ở đâu?" is not answered by a sentence with no place
+        if opposite_voice(question, text):
+            factor *= OPPOSITE_VOICE
+        if focus:
+            words = set(syllables(normalize(text)))
+            if not focus & (words | {fold_accents(w) for w in words}):  # unaccented questions
+                factor *= MISSING_FOCUS
+        coverage = score * factor
+        cosine = float(sims[i]) if sims is not None else 0.0
+        if sims is not None:
+            score = coverage + meaning.bonus(cosine, lang) * factor
+        else:
+            score = coverage
+        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor))
     return out
 
 
@@ -275,6 +413,16 @@ def quote_sentence(text: str) -> str:
     return _BRACKETED_NUMBER.sub(r"(\1)", text)
 
 
+# An English question answered with Vietnamese sentences: said so, in English, before them.
+FROM_VIETNAMESE = "From the Vietnamese articles (quoted in Vietnamese):"
+
+
+def _introduced(text: str, lang: str) -> str:
+    if lang == "en" and detect_language(text) == "vi":
+        return f"{FROM_VIETNAMESE} {text}"
+    return text
+
+
 def compose(
     question: str,
     hits: list[Hit],
@@ -285,18 +433,21 @@ def compose(
     min_coverage: float | None = None,
     titles: dict[str, str] | None = None,
     known: Callable[[list[str]], set[str]] | None = None,
+    cosines: Callable | None = None,
 ) -> Answer:
     """The answer to ``question`` from ``hits``. ``idf``: a dict of term weights, or a function
     from terms to such a dict (Retriever.idf); ``titles``: article id -> title, for the
     "also reported by" line of hits that absorbed near-duplicates; ``known``: which of some
     terms the index holds at all (Retriever.known): "bao nhiêu USD" where no article writes
-    "USD" has no answer here."""
+    "USD" has no answer here; ``cosines``: sentences -> their cosine with the question
+    (rag.similarity), used for the models MEANING was fitted for."""
     lang = detect_language(question)
+    meaning = meaning_for(model) if cosines is not None else None
     if min_coverage is None:
         min_coverage = MIN_COVERAGE_EN if lang == "en" else MIN_COVERAGE
     if not hits:
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
-    sentences = score_sentences(question, hits, idf, known)
+    sentences = score_sentences(question, hits, idf, known, cosines, meaning)
     order_key = lambda s: (-s.score, s.hit_index, s.start)  # noqa: E731
     ranked = sorted(sentences, key=order_key)
     # A question of two questions ("... đã tới Moskva chưa, và ông Putin mong gì?"): the best
@@ -305,6 +456,7 @@ def compose(
     part_bests = []
     if len(parts) > 1:
         for part in parts:
+            # Each part by its terms: the question's vector is the whole question's.
             scored = score_sentences(part, hits, idf, known)
             if scored:
                 top = min(scored, key=order_key)
@@ -313,13 +465,22 @@ def compose(
     if not ranked and not part_bests:
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
     best = ranked[0] if ranked else part_bests[0]
-    if best.score < min_coverage:
+    sure = best.coverage >= min_coverage or (
+        meaning is not None and meaning.sure(best.cosine, lang)
+    )
+    if not sure:
         if not part_bests:
             return Answer(
-                question, NOT_FOUND[lang], False, mode=mode, model=model, confidence=best.score
+                question,
+                NOT_FOUND[lang],
+                False,
+                mode=mode,
+                model=model,
+                confidence=min(1.0, best.score),
             )
         best = part_bests[0]
     kind = question_type(question)
+    typed = kind not in ("other", "list", "multi")
     limit = MAX_SENTENCES_LIST if kind == "list" else MAX_SENTENCES
     limit = max(limit, len(part_bests))
     chosen = [best]
@@ -341,6 +502,9 @@ def compose(
                 also_cited[owner].append(s)
             continue
         if len(chosen) < limit and s.score >= max(min_coverage, 0.8 * best.score):
+            if typed and not _has_type(kind, s.text, question):
+                # "ở đâu?" answered by a place: a second sentence that names none adds nothing.
+                continue
             also_cited[len(chosen)] = []
             chosen.append(s)
     # Keep the reading order of the passages: by hit, then position in the article.
@@ -381,7 +545,7 @@ def compose(
         )
     return Answer(
         question=question,
-        text=" ".join(parts),
+        text=_introduced(" ".join(parts), lang),
         found=True,
         citations=tuple(citations),
         mode=mode,

@@ -54,10 +54,15 @@ def coverage_terms(terms: dict[str, float], idf: dict[str, float]) -> dict[str, 
     idf times the query weight, question words left out, shares summing to 1."""
     from rag.answer import QUESTION_WORDS
 
+    folded_words = {fold_accents(w) for w in QUESTION_WORDS}
     out = {}
     for t, w in terms.items():
         parts = t.removeprefix(FOLD_PREFIX).split("_")
-        if all(p in QUESTION_WORDS or fold_accents(p) in QUESTION_WORDS for p in parts):
+        # A word written without diacritics ("nhung", "nao") is a question word when its
+        # folded form is one ("những", "nào").
+        if all(
+            p in QUESTION_WORDS or (p == fold_accents(p) and p in folded_words) for p in parts
+        ):
             continue
         out[t] = w * idf.get(t, 0.0)
     total = sum(out.values())

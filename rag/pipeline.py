@@ -73,6 +73,7 @@ class Assistant:
         self._choice = None
         self._backend_encoder = None  # (encoder, the same run by settings.embed_backend)
         self._retriever = None
+        self._similarity = None  # rag.similarity.SentenceSimilarity over the query encoder
         self._lock = threading.RLock()
         # `rag serve` merges segments in a background thread after each commit.
         self.background_merges = False
@@ -525,7 +526,14 @@ class Assistant:
         also = [a for h in hits for a in h.also]
         titles = {k: v["title"] for k, v in retriever.snapshot.article_meta(also).items()}
         answer = compose(
-            query, hits, retriever.idf, mode=used, model=model, titles=titles, known=retriever.known
+            query,
+            hits,
+            retriever.idf,
+            mode=used,
+            model=model,
+            titles=titles,
+            known=retriever.known,
+            cosines=self._cosines(retriever, query, model),
         )
         warnings = self._warnings(snap, requested_mode=requested, used_mode=used)
         if (answer_mode or self.settings.answer_mode) == "llm":
@@ -537,6 +545,20 @@ class Assistant:
         return replace(
             answer, question=question, rewritten_query=rewritten, warnings=tuple(warnings)
         )
+
+    def _cosines(self, retriever, query: str, model: str | None):
+        """Sentences -> cosine with ``query``, for a model whose sentence weights are fitted."""
+        from rag.answer import meaning_for
+
+        if model is None or retriever.encoder is None or meaning_for(model) is None:
+            return None
+        with self._lock:
+            sim = self._similarity
+            if sim is None or sim.encoder is not retriever.encoder:
+                from rag.similarity import SentenceSimilarity
+
+                sim = self._similarity = SentenceSimilarity(retriever.encoder)
+        return sim.for_question(query)
 
     def _llm_answer(self, query, hits, extractive: Answer, used: str, model):
         """The endpoint's checked answer, or the extractive one with the reason why not."""
