@@ -1,17 +1,24 @@
 """Fit the fusion weights (rag.fusion.WEIGHTS) on the tuning split and report the held-out half.
 
-    .venv/bin/python benchmarks/fit_retrieval.py xquad-vi [--index DIR]
+    .venv/bin/python benchmarks/fit_retrieval.py xquad-vi [xquad-vi+news ...] [--cache DIR]
 
 The tuning split is the XQuAD articles (Wikipedia titles) that sort in the first half; the test
 split the rest (benchmarks/quality_eval.py uses the same rule). Features come from the real
-Retriever (rag.retrieve.Retriever.features) over an evaluation index built by `rag eval`; a
-candidate is relevant under the rule of rag.metrics (gold article and contains an answer).
+Retriever (rag.retrieve.Retriever.features) over the evaluation index `rag eval` builds for the
+configured model (RAG_EMBED_MODEL, RAG_EMBED_BACKEND; `--news-backend` for the xquad-vi+news
+index when it was embedded with another backend); a candidate is relevant under the rule of
+rag.metrics (gold article and contains an answer). With several datasets (of one question
+language) the grid is searched for the best summed tuning figures.
 Prints, per mode, the weights (scaled so that the lexical weight is 1) of a logistic regression
 and of a grid search for the best tuning MRR@10, and R@1 / MRR@10 on the tuning half, the test
-half and all questions for BM25 alone, the current weights, the regression and the grid.
+half and all questions of each dataset for BM25 alone, the dense score alone (hybrid: the dense
+top 10 are always among the candidates, so this is the dense retriever's ranking), the current
+weights of the index's model, the regression and the grid.
 Questions are encoded in one batch (one at a time takes ~1 s each on a busy 2-core machine).
 
     .venv/bin/python benchmarks/fit_retrieval.py xquad-en-vi --cache .rag/eval
+    .venv/bin/python benchmarks/fit_retrieval.py xquad-vi xquad-vi+news --cache .rag/eval \\
+        --news-size 3000 --news-backend onnx-int8
 """
 
 from __future__ import annotations
@@ -70,70 +77,100 @@ def score(data, weights, cols):
 
 # The grid searched for the non-lexical weights (lexical weight fixed at 1): the logistic
 # regression fits candidates one by one, the grid picks what ranks best on the tuning split.
-GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.4, 2.0, 3.0, 4.0, 6.0, 8.0)
+# It reaches 200: e5's cosines lie in a narrow band (about 0.75 to 0.9), so its weight must be
+# large for its differences to count against the lexical score's 0 to 1.
+GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.4, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0,
+        48.0, 64.0, 100.0, 200.0)  # fmt: skip
 
 
-def grid_search(data, cols):
-    """The weights (lexical = 1) with the best (MRR@10, R@1) on ``data``."""
+def grid_search(datasets, cols):
+    """The weights (lexical = 1) with the best summed (MRR@10, R@1) over ``datasets``."""
     import itertools
 
     best = None
     for rest in itertools.product(GRID, repeat=len(cols) - 1):
         w = np.array([1.0, *rest], dtype=np.float32)
-        r1, mrr = score(data, w, cols)
-        if best is None or (mrr, r1) > best[0]:
-            best = ((mrr, r1), w)
+        figures = [score(data, w, cols) for data in datasets]
+        key = (sum(m for _, m in figures), sum(r for r, _ in figures))
+        if best is None or key > best[0]:
+            best = (key, w)
     return best[1]
 
 
+def open_dataset(name: str, cache: str, news_size: int, backend: str | None = None):
+    """(dataset, assistant, retriever): the evaluation index `rag eval` builds for the dataset
+    (cached under ``cache``), opened with the default settings (``backend``: the embedding
+    backend the index was built with, when not the configured one)."""
+    ds = load_dataset(name, news_size=news_size)
+    settings = Settings.load()
+    if backend:
+        settings = settings.with_(embed_backend=backend)
+    root = eval_index_dir(ds, settings, Path(cache))
+    if not (root / "built.json").is_file():
+        raise SystemExit(f"no evaluation index for {name} in {root}: run `rag eval` first")
+    assistant = Assistant.open(settings.with_(index_dir=root / "index"))
+    return ds, assistant, assistant.retriever()
+
+
 def open_evaluation(default_cache: str, default_news: int):
-    """(dataset, assistant, retriever) for the command line's dataset: the evaluation index
-    `rag eval` builds (cached under --cache), opened with the default settings."""
+    """(dataset, assistant, retriever) for the command line's dataset (see open_dataset)."""
     p = argparse.ArgumentParser()
     p.add_argument("dataset")
     p.add_argument("--cache", default=default_cache)
     p.add_argument("--news-size", type=int, default=default_news)
     a = p.parse_args()
-    ds = load_dataset(a.dataset, news_size=a.news_size)
-    settings = Settings.load()
-    root = eval_index_dir(ds, settings, Path(a.cache))
-    assistant = Assistant.open(settings.with_(index_dir=root / "index"))
-    return ds, assistant, assistant.retriever()
+    return open_dataset(a.dataset, a.cache, a.news_size)
 
 
 def main() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    ds, assistant, retriever = open_evaluation(default_cache="/tmp/qeval", default_news=5000)
-    tune, test = split_items(ds, "tune").items, split_items(ds, "test").items
-    lang = detect_language(ds.items[0].question)
+    p = argparse.ArgumentParser()
+    p.add_argument("datasets", nargs="+")
+    p.add_argument("--cache", default="/tmp/qeval")
+    p.add_argument("--news-size", type=int, default=5000)
+    p.add_argument("--news-backend", default=None)
+    a = p.parse_args()
+    opened = []
+    for name in a.datasets:
+        backend = a.news_backend if name == "xquad-vi+news" else None
+        ds, assistant, retriever = open_dataset(name, a.cache, a.news_size, backend)
+        opened.append((ds, assistant, retriever))
+    lang = detect_language(opened[0][0].items[0].question)
+    model = opened[0][2].snapshot.model
+    print(f"model {model}; questions in {lang!r}")
     for mode, cols in (("bm25", [0, 1]), ("hybrid", [0, 1, 2])):
-        if mode not in retriever.modes:
+        if any(mode not in r.modes for _, _, r in opened):
             continue
-        d_tune = collect(retriever, retriever.snapshot, tune, mode)
-        d_test = collect(retriever, retriever.snapshot, test, mode)
-        x = np.vstack([f[:, cols] for _, _, f, _ in d_tune])
-        y = np.concatenate([r for _, _, _, r in d_tune])
+        tunes, tests = [], []
+        for ds, _, retriever in opened:
+            tune, test = split_items(ds, "tune").items, split_items(ds, "test").items
+            tunes.append(collect(retriever, retriever.snapshot, tune, mode))
+            tests.append(collect(retriever, retriever.snapshot, test, mode))
+        x = np.vstack([f[:, cols] for d in tunes for _, _, f, _ in d])
+        y = np.concatenate([r for d in tunes for _, _, _, r in d])
         lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
         w = lr.coef_[0] / lr.coef_[0][0]
-        grid = grid_search(d_tune, cols)
-        current = fusion.weights_for(mode, lang)[cols]
+        grid = grid_search(tunes, cols)
+        current = fusion.weights_for(mode, lang, model)[cols]
         print(
-            f"{ds.name} {mode}: LR weights {np.round(w, 3).tolist()}"
+            f"{'+'.join(a.datasets)} {mode}: LR weights {np.round(w, 3).tolist()}"
             f" grid weights {np.round(grid, 3).tolist()} (features {fusion.FEATURES[: len(cols)]})"
         )
-        for name, weights in (
-            ("lexical", np.eye(len(cols))[0]),
-            ("current", current),
-            ("LR", w),
-            ("grid", grid),
-        ):
-            print(
-                f"  {name:8s} tune R@1/MRR {score(d_tune, weights, cols)}"
-                f"  test R@1/MRR {score(d_test, weights, cols)}"
-                f"  all R@1/MRR {score(d_tune + d_test, weights, cols)}"
-            )
-    assistant.close()
+        candidates = [("lexical", np.eye(len(cols))[0])]
+        if mode == "hybrid":
+            candidates.append(("dense", np.eye(len(cols))[2]))
+        candidates += [("current", current), ("LR", w), ("grid", grid)]
+        for (ds, _, _), d_tune, d_test in zip(opened, tunes, tests, strict=True):
+            print(f" {ds.name} (tune {len(d_tune)}, test {len(d_test)} questions)")
+            for name, weights in candidates:
+                print(
+                    f"  {name:8s} tune R@1/MRR {score(d_tune, weights, cols)}"
+                    f"  test R@1/MRR {score(d_test, weights, cols)}"
+                    f"  all R@1/MRR {score(d_tune + d_test, weights, cols)}"
+                )
+    for _, assistant, _ in opened:
+        assistant.close()
 
 
 if __name__ == "__main__":

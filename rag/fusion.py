@@ -9,16 +9,18 @@ DENSE_DEPTH) gets three features:
   one that tells apart two passages of the same story;
 - ``dense``: the cosine similarity of the query and passage vectors (hybrid only).
 
-The weights are a logistic regression fitted per mode and question language on the tuning
-split (the XQuAD articles whose title sorts in the first half; `benchmarks/fit_retrieval.py`),
-and reported on the other half (eval/README.md). Rank fusion (RRF) was measured and rejected:
-with the weak dense model available offline it lets the dense model's errors push BM25's right
-answer down. A fitted score cannot do that on the data it was fitted on, and the held-out half
-checks that it does not elsewhere.
+The weights are fitted per embedding model (the one the index was built with) and question
+language on the tuning split (the XQuAD articles whose title sorts in the first half;
+`benchmarks/fit_retrieval.py`), and reported on the other half (eval/README.md). Rank fusion
+(RRF) was measured and rejected: with the weak English fallback model it lets the dense model's
+errors push BM25's right answer down, and with the multilingual e5 it ranks below the fitted
+score. A fitted score cannot do that on the data it was fitted on, and the held-out half checks
+that it does not elsewhere.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import pairwise
@@ -31,22 +33,52 @@ RERANK_DEPTH = 30
 DENSE_DEPTH = 10
 FEATURES = ("lexical", "sentence", "dense")
 
-# (mode, question language) -> weights of FEATURES, scaled so that the lexical weight is 1
-# (only the ratios matter for ranking), chosen on the tuning split of xquad-vi (Vietnamese
-# questions) and xquad-en-vi (English questions) by benchmarks/fit_retrieval.py; the fits and
-# their held-out figures are in eval/README.md. Vietnamese hybrid gives the dense score no weight:
-# with the English fallback model (the only one loadable offline) it pushes news above the answer.
-# Refit with benchmarks/fit_retrieval.py when a multilingual model is in use.
-WEIGHTS: dict[tuple[str, str], tuple[float, float, float]] = {
-    ("bm25", "vi"): (1.0, 0.35, 0.0),
-    ("bm25", "en"): (1.0, 3.0, 0.0),
-    ("hybrid", "vi"): (1.0, 0.35, 0.0),
-    ("hybrid", "en"): (1.0, 4.0, 4.0),
+# Per embedding model (the model the index was built with): (mode, question language) -> weights
+# of FEATURES, scaled so that the lexical weight is 1 (only the ratios matter for ranking),
+# chosen on the tuning split of xquad-vi (Vietnamese questions) and xquad-en-vi (English
+# questions) by benchmarks/fit_retrieval.py; the fits and their held-out figures are in
+# eval/README.md. A model without weights of its own (a local or test model) gets the
+# fallback's: its dense score counts for English questions only, where BM25 alone is weakest.
+FALLBACK_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+WEIGHTS: dict[str, dict[tuple[str, str], tuple[float, float, float]]] = {
+    # The English fallback model: Vietnamese hybrid gives the dense score no weight (its vectors
+    # push news above the answer).
+    FALLBACK_MODEL: {
+        ("bm25", "vi"): (1.0, 0.35, 0.0),
+        ("bm25", "en"): (1.0, 3.0, 0.0),
+        ("hybrid", "vi"): (1.0, 0.35, 0.0),
+        ("hybrid", "en"): (1.0, 4.0, 4.0),
+    },
+    # The multilingual model: fitted on the xquad-vi and xquad-vi+news tuning halves together
+    # (Vietnamese) and on the xquad-en-vi tuning half (English).
+    "intfloat/multilingual-e5-small": {
+        ("bm25", "vi"): (1.0, 0.35, 0.0),
+        ("bm25", "en"): (1.0, 3.0, 0.0),
+        ("hybrid", "vi"): (1.0, 0.75, 16.0),
+        ("hybrid", "en"): (1.0, 12.0, 200.0),
+    },
 }
 
 
-def weights_for(mode: str, lang: str) -> np.ndarray:
-    return np.asarray(WEIGHTS.get((mode, lang), WEIGHTS[(mode, "vi")]), dtype=np.float32)
+def model_weights(model: str | None) -> dict[tuple[str, str], tuple[float, float, float]]:
+    """The weight table of ``model``, an index's model id: a name, with or without a label in
+    parentheses ("intfloat/multilingual-e5-small (4-bit weights ..., dequantized)"), or a local
+    folder, matched by its last two path components, then its last; else the fallback's."""
+    if model:
+        name = re.sub(r"\s*\(.*\)\s*$", "", str(model)).replace("\\", "/").rstrip("/")
+        parts = name.split("/")
+        for key in (name, "/".join(parts[-2:]), parts[-1]):
+            for known, table in WEIGHTS.items():
+                if key in (known, known.rsplit("/", 1)[-1]):
+                    return table
+    return WEIGHTS[FALLBACK_MODEL]
+
+
+def weights_for(mode: str, lang: str, model: str | None = None) -> np.ndarray:
+    """The fusion weights of ``mode`` for a question in ``lang`` over an index built with
+    ``model``."""
+    table = model_weights(model)
+    return np.asarray(table.get((mode, lang), table[(mode, "vi")]), dtype=np.float32)
 
 
 def coverage_terms(terms: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
@@ -60,9 +92,7 @@ def coverage_terms(terms: dict[str, float], idf: dict[str, float]) -> dict[str, 
         parts = t.removeprefix(FOLD_PREFIX).split("_")
         # A word written without diacritics ("nhung", "nao") is a question word when its
         # folded form is one ("những", "nào").
-        if all(
-            p in QUESTION_WORDS or (p == fold_accents(p) and p in folded_words) for p in parts
-        ):
+        if all(p in QUESTION_WORDS or (p == fold_accents(p) and p in folded_words) for p in parts):
             continue
         out[t] = w * idf.get(t, 0.0)
     total = sum(out.values())

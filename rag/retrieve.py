@@ -2,9 +2,9 @@
 
 Both modes that use BM25 rescore their top candidates with rag.fusion: the BM25 score, how well
 the best sentence of the passage covers the question and, in hybrid mode, the dense similarity,
-weighted by a logistic regression fitted on a tuning split (see rag.fusion for why this and not
-reciprocal-rank fusion). Optional stages follow: a cross-encoder (rag.rerank) and the collapse
-of near-duplicate passages (rag.dedup).
+weighted by weights fitted per embedding model (the index's) on a tuning split (see rag.fusion
+for why this and not reciprocal-rank fusion). Optional stages follow: a cross-encoder
+(rag.rerank) and the collapse of near-duplicate passages (rag.dedup).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class Retriever:
         rows, feats = self.features(query, k, mode)
         if not rows:
             return []
-        weights = fusion.weights_for(mode, detect_language(query))
+        weights = fusion.weights_for(mode, detect_language(query), self.snapshot.model)
         if mode == "hybrid" and self.dense_weight is not None:
             # A configured dense weight replaces the fitted one.
             weights = weights.copy()
