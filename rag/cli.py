@@ -121,8 +121,23 @@ def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, backend, as_jso
     type=click.Choice(["extractive", "llm"]),
     help="extractive (default) or llm: an OpenAI-compatible endpoint (RAG_LLM_URL, RAG_LLM_MODEL).",
 )
+@click.option("--site", help="Cite only articles of this outlet, e.g. 'Dân trí'.")
+@click.option(
+    "--since",
+    "date_from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Published on or after (YYYY-MM-DD).",
+)
+@click.option(
+    "--until",
+    "date_to",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Published on or before (YYYY-MM-DD).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def ask(question, index_dir, top_k, retriever, answer_mode, as_json) -> None:
+def ask(
+    question, index_dir, top_k, retriever, answer_mode, site, date_from, date_to, as_json
+) -> None:
     """Answer a question from the indexed articles, with citations.
 
     \b
@@ -134,9 +149,16 @@ def ask(question, index_dir, top_k, retriever, answer_mode, as_json) -> None:
     settings = _settings(
         index_dir=index_dir, top_k=top_k, retriever=retriever, answer_mode=answer_mode
     )
+    from rag.types import Filters
+
+    filters = Filters(
+        site=site or None,
+        date_from=date_from.date().isoformat() if date_from else None,
+        date_to=date_to.date().isoformat() if date_to else None,
+    )
     assistant = Assistant(settings, queries_only=True)
     assistant.prefetch_query_encoder()  # loads while the index opens
-    answer = assistant.ask(question)
+    answer = assistant.ask(question, filters=filters or None)
     if as_json:
         _echo_json(answer.to_dict())
         return

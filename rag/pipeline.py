@@ -32,7 +32,7 @@ from rag.store import (
     storage_error,
     text_key,
 )
-from rag.types import Answer, Article, Chunk, Hit, IngestReport, Skipped
+from rag.types import Answer, Article, Chunk, Filters, Hit, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
@@ -40,6 +40,9 @@ MAX_QUESTION_CHARS = 2000
 # that "\x1b[31m" leaves no "[31m" behind once the control characters are dropped.
 _ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 LOCK_WAIT_SECONDS = 10.0
+# A filtered search ranks this many times the usual pool (at least FILTER_MIN_POOL passages)
+# and keeps the passages the filters admit.
+FILTER_DEPTH, FILTER_MIN_POOL = 8, 200
 # Passages encoded between two saves to the vector cache: a failure loses at most this many.
 CACHE_GROUP = 512
 
@@ -441,13 +444,19 @@ class Assistant:
 
     # ---- questions ---------------------------------------------------------------------
     def search(
-        self, query: str, k: int | None = None, mode: str | None = None, rerank: bool | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        rerank: bool | None = None,
+        filters: Filters | None = None,
     ) -> list[Hit]:
         query = clean_question(query)
         with self._snapshots.lease() as snap:
             retriever = self._retriever_for(snap)
             mode = retriever.effective_mode(mode or self.settings.retriever)
-            return self._retrieve(retriever, query, k or self.settings.top_k, mode, rerank)
+            k = k or self.settings.top_k
+            return self._retrieve(retriever, query, k, mode, rerank, filters)
 
     def reranker(self):
         """The cross-encoder stage (rag.rerank), loaded on first use; it switches itself off,
@@ -459,8 +468,16 @@ class Assistant:
                 self._reranker = Reranker(self.settings.reranker_model, self.settings.device)
             return self._reranker
 
-    def _retrieve(self, retriever, query: str, k: int, mode: str, rerank: bool | None) -> list[Hit]:
-        """retrieve -> optional cross-encoder -> collapse near-duplicates -> top k."""
+    def _retrieve(
+        self,
+        retriever,
+        query: str,
+        k: int,
+        mode: str,
+        rerank: bool | None,
+        filters: Filters | None = None,
+    ) -> list[Hit]:
+        """retrieve -> optional cross-encoder -> collapse near-duplicates -> filters -> top k."""
         from dataclasses import replace
 
         from rag.dedup import collapse
@@ -473,11 +490,16 @@ class Assistant:
         pool = max(k, RERANK_POOL) if use_reranker else k
         if self.settings.dedup:
             pool *= 2
+        if filters:
+            # Filtered after ranking: fetch deep enough that k admitted passages are likely.
+            pool = max(pool * FILTER_DEPTH, FILTER_MIN_POOL)
         hits = retriever.search(query, pool, mode)
         if use_reranker:
             hits = reranker.rerank(query, hits, pool)
         if self.settings.dedup:
             hits = collapse(hits)
+        if filters:
+            hits = [h for h in hits if filters.admits(h)]
         return [replace(h, rank=i) for i, h in enumerate(hits[:k])]
 
     def ask(
@@ -489,6 +511,7 @@ class Assistant:
         mode: str | None = None,
         rerank: bool | None = None,
         answer_mode: str | None = None,
+        filters: Filters | None = None,
     ) -> Answer:
         from rag.chat import rewrite
 
@@ -499,7 +522,9 @@ class Assistant:
         # One snapshot from retrieval to the last title looked up: the answer is of one
         # generation, and a commit meanwhile closes nothing this request still reads.
         with self._snapshots.lease() as snap:
-            return self._ask(snap, question, query, rewritten, top_k, mode, rerank, answer_mode)
+            return self._ask(
+                snap, question, query, rewritten, top_k, mode, rerank, answer_mode, filters
+            )
 
     def _ask(
         self,
@@ -511,6 +536,7 @@ class Assistant:
         mode: str | None,
         rerank: bool | None,
         answer_mode: str | None,
+        filters: Filters | None = None,
     ) -> Answer:
         from dataclasses import replace
 
@@ -519,7 +545,8 @@ class Assistant:
         retriever = self._retriever_for(snap)
         requested = mode or self.settings.retriever
         used = retriever.effective_mode(requested)
-        hits = self._retrieve(retriever, query, top_k or self.settings.top_k, used, rerank)
+        k = top_k or self.settings.top_k
+        hits = self._retrieve(retriever, query, k, used, rerank, filters)
         model = (
             retriever.encoder.model_id if retriever.encoder is not None and used != "bm25" else None
         )

@@ -58,6 +58,33 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Which articles a search may cite: an outlet (``site``, matched without regard to case)
+    and a publication date range (ISO dates, both ends included). An article with no known
+    date is outside any date range."""
+
+    site: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.site or self.date_from or self.date_to)
+
+    def admits(self, hit: Hit) -> bool:
+        if self.site and (hit.meta.get("site") or "").casefold() != self.site.casefold():
+            return False
+        if self.date_from or self.date_to:
+            day = (hit.date or "")[:10]
+            if not day:
+                return False
+            if self.date_from and day < self.date_from:
+                return False
+            if self.date_to and day > self.date_to:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
 class Citation:
     """One cited passage. ``start``/``end`` locate the passage in its article; ``highlights``
     are (start, end) article offsets of the sentences the answer quotes from it."""

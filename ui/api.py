@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import inspect
 import secrets
 import shutil
@@ -32,6 +33,7 @@ from rag.errors import (
     RagError,
     StorageError,
 )
+from rag.types import Filters
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, check_upload, load_prepared, prepared_uploads
 
 if TYPE_CHECKING:
@@ -60,6 +62,15 @@ class AskRequest(BaseModel):
     mode: Mode | None = Field(None, description="Retriever; the server's setting when omitted.")
     rerank: bool | None = Field(
         None, description="Cross-encoder reranking on/off; the server's setting when omitted."
+    )
+    site: str | None = Field(
+        None, max_length=200, description="Cite only articles of this outlet (e.g. 'Dân trí')."
+    )
+    date_from: datetime.date | None = Field(
+        None, description="Cite only articles published on or after this day (YYYY-MM-DD)."
+    )
+    date_to: datetime.date | None = Field(
+        None, description="Cite only articles published on or before this day (YYYY-MM-DD)."
     )
 
 
@@ -279,6 +290,13 @@ def make_router(assistant: Assistant, settings: Settings) -> APIRouter:
         `rag ask --json`)."""
         history = [(h.question, h.answer) for h in req.history]
         extra = {"rerank": req.rerank} if req.rerank is not None and can_rerank else {}
+        filters = Filters(
+            site=req.site or None,
+            date_from=req.date_from.isoformat() if req.date_from else None,
+            date_to=req.date_to.isoformat() if req.date_to else None,
+        )
+        if filters:
+            extra["filters"] = filters
         return assistant.ask(
             req.question, history, top_k=req.top_k, mode=req.mode, **extra
         ).to_dict()

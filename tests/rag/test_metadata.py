@@ -149,3 +149,32 @@ def test_an_index_written_before_the_metadata_column_still_reads(seeded_assistan
         assert old.article(old.articles()[0]["id"]).site is None
     finally:
         old.close()
+
+
+def test_searches_filtered_by_outlet_and_publication_date(tmp_path, tiny_settings, seeds_dir):
+    from rag.pipeline import Assistant
+    from rag.types import Filters
+
+    dated = tmp_path / "dated.jsonl"
+    records = [
+        {"id": "a", "title": "Hiệp ước ký ngày 19/6", "site": "Báo A", "date": "2024-06-19",
+         "text": "Hai nước ký hiệp ước đối tác chiến lược toàn diện tại Bình Nhưỡng ngày 19/6."},
+        {"id": "b", "title": "Hiệp ước có hiệu lực", "site": "Báo B", "date": "2024-12-04",
+         "text": "Hiệp ước đối tác chiến lược toàn diện giữa hai nước chính thức có hiệu lực."},
+    ]  # fmt: skip
+    dated.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
+    assistant = Assistant(tiny_settings)
+    try:
+        assistant.ingest([seeds_dir, dated])
+        q = "hiệp ước đối tác chiến lược toàn diện"
+        everything = {h.chunk.article_id for h in assistant.search(q, k=10)}
+        dantri = assistant.search(q, k=5, filters=Filters(site="dân trí"))
+        assert dantri and {h.meta["site"] for h in dantri} == {"Dân trí"}
+        december = assistant.search(q, k=5, filters=Filters(date_from="2024-12-01"))
+        assert [h.date for h in december] == ["2024-12-04"]
+        june = assistant.ask(q, filters=Filters(date_from="2024-06-01", date_to="2024-06-30"))
+        assert {c.date for c in june.citations} == {"2024-06-19"}
+        assert len(everything) > 2  # the filters removed something
+        assert assistant.search(q, k=5, filters=Filters(site="Không có")) == []
+    finally:
+        assistant.close()

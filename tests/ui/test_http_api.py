@@ -178,3 +178,21 @@ def test_rag_auth_protects_the_api_and_the_page(locked):
     )
     assert login.status_code == 200
     assert s.get(f"{locked.url}/config", timeout=30).status_code == 200
+
+
+def test_ask_filters_by_outlet_and_validates_dates(api):
+    r = requests.post(
+        f"{api.url}/api/ask", json={"question": TREATY_Q, "site": "Dân trí"}, timeout=60
+    )
+    assert r.status_code == 200
+    sites = {c["site"] for c in r.json()["citations"]}
+    assert sites <= {"Dân trí"}
+    r = requests.post(
+        f"{api.url}/api/ask", json={"question": TREATY_Q, "date_from": "19/6/2024"}, timeout=60
+    )
+    assert r.status_code == 422
+    # The seeds carry no publication date: a date range admits none of them.
+    r = requests.post(
+        f"{api.url}/api/ask", json={"question": TREATY_Q, "date_from": "2024-01-01"}, timeout=60
+    )
+    assert r.status_code == 200 and r.json()["found"] is False
