@@ -17,7 +17,7 @@ import numpy as np
 
 from rag import fusion
 from rag.lexical import BM25Index, detect_language, idf_weights, query_terms, top_k
-from rag.store import TOKENIZER, Snapshot
+from rag.store import Snapshot
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
