@@ -257,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=bundled_e5.MODEL_ID, help="hub id or local directory")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    # Already recorded from the same files: nothing to load or export again (`make setup`).
+    keys = [args.model] + ([bundled_e5.LABEL] if args.model == bundled_e5.MODEL_ID else [])
+    for key in keys:
+        if _load(key) is not None:
+            print(f"{key}: questions already encoded without torch (recorded earlier)")
+            return 0
     try:
         encoder = resolve_encoder(args.model, fallback=False).encoder
     except ModelLoadError as exc:

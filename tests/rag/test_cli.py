@@ -111,6 +111,11 @@ def test_ask_from_the_shell_encodes_the_question_without_torch(tmp_path, tiny_mo
     )  # fmt: skip
     assert rec.returncode == 0, rec.stderr
     assert "questions encoded without torch" in rec.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "embeddings.light", "--model", str(tiny_model_dir)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0 and "already" in again.stdout  # nothing exported twice
 
     code = (
         "import sys\n"
