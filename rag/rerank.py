@@ -38,9 +38,17 @@ class Reranker:
             if not self._tried:
                 self._tried = True
                 try:
+                    from pathlib import Path
+
                     from sentence_transformers import CrossEncoder
 
-                    self._model = CrossEncoder(self.model_id, device=self.device)
+                    from embeddings.encoder import hub_reachable
+
+                    # Offline, ask the cache only: no network retries and their log lines.
+                    offline = not Path(self.model_id).exists() and not hub_reachable()
+                    self._model = CrossEncoder(
+                        self.model_id, device=self.device, local_files_only=offline
+                    )
                 except Exception as exc:  # noqa: BLE001 - any load failure turns the stage off
                     reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
                     self.warning = (
