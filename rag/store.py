@@ -1,16 +1,21 @@
-"""The index directory: FAISS vectors + SQLite rows + BM25 + a manifest, as one snapshot.
+"""The index directory: immutable segments (SQLite rows, FAISS vectors, BM25 postings) listed
+by a manifest, one generation at a time.
 
 Layout::
 
-    <index>/CURRENT            name of the live generation ("gen-000003")
-    <index>/gen-000003/        manifest.json, rows.sqlite, vectors.faiss (absent: BM25 only), bm25/
-    <index>/.write.lock        held by the one writer
+    <index>/CURRENT                 name of the live generation ("gen-000012")
+    <index>/gen-000012/manifest.json  model, chunking, versions, counts, and the live segments in
+                                    order, each with its tombstones (articles deleted since)
+    <index>/segments/seg-000007/    rows.sqlite, vectors.faiss (absent: BM25 only), bm25/,
+                                    segment.json
+    <index>/.write.lock             held by the one writer
 
-A write never touches the live generation: it builds the next one in a temporary folder, then
-switches CURRENT with an atomic rename. A crash at any point leaves the old snapshot intact
-(leftover temporary folders are swept by the next writer), and readers keep answering from the
-snapshot they loaded until they see CURRENT change. Row i of SQLite's chunks table, vector i of
-FAISS and document i of BM25 are the same passage in every generation.
+A write never touches a live segment: an ingest writes one new segment and a new manifest in
+temporary folders, then switches CURRENT with an atomic rename; a delete writes only a manifest
+with a tombstone; a merge writes one segment for several and a manifest without them. A crash at
+any point leaves the old generation intact (leftovers are swept by the next writer), and
+readers keep answering from the snapshot they leased. Positions (chunk rows, FAISS ids, BM25
+documents) run over the segments in manifest order.
 """
 
 from __future__ import annotations
@@ -211,7 +216,48 @@ class StoredChunk:
     chunk: Chunk
 
 
-class Segment:
+class Counted:
+    """A reference count for what readers share: the owner holds one reference and each reader
+    one more (acquire()/release()); the last release frees the resources (``_free``). ``close``
+    frees them at once (the owner of something nobody else reads); it is safe to call twice."""
+
+    def _count_references(self) -> None:
+        self._refs = 1
+        self._refs_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def acquire(self) -> bool:
+        """One more reader; False when already closed (nothing acquired)."""
+        with self._refs_lock:
+            if self._closed:
+                return False
+            self._refs += 1
+            return True
+
+    def release(self) -> None:
+        """A reader (or the owner) is done; the last one closes."""
+        with self._refs_lock:
+            self._refs -= 1
+            last = self._refs <= 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        with self._refs_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._free()
+
+    def _free(self) -> None:
+        raise NotImplementedError
+
+
+class Segment(Counted):
     """One immutable segment of the index, loaded: its SQLite rows (row = position in the
     segment), FAISS vectors (None for a BM25-only index) and BM25 postings. Segments are shared
     by the snapshots that list them (a new generation reuses the loaded segments of the one
@@ -235,9 +281,7 @@ class Segment:
         # site, byline, credit, url as JSON; indexes written before it have no such column.
         columns = {r[1] for r in self._query("PRAGMA table_info(articles)")}
         self._meta = "meta" if "meta" in columns else "NULL"
-        self._refs = 1
-        self._refs_lock = threading.Lock()
-        self._closed = False
+        self._count_references()
 
     @property
     def name(self) -> str:
@@ -247,30 +291,7 @@ class Segment:
     def size(self) -> int:
         return int(self.manifest["rows"])
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def acquire(self) -> bool:
-        """One more holder; False when the segment is already closed (nothing acquired)."""
-        with self._refs_lock:
-            if self._closed:
-                return False
-            self._refs += 1
-            return True
-
-    def release(self) -> None:
-        """A holder is done; the last one closes the segment."""
-        with self._refs_lock:
-            self._refs -= 1
-            last = self._refs <= 0
-        if last:
-            self.close()
-
-    def close(self) -> None:
-        """Close at once; safe to call twice."""
-        with self._refs_lock:
-            self._closed = True
+    def _free(self) -> None:
         with self._db_lock:
             self._db.close()
         # Drop the arrays now, not when the last stray reference goes: RSS follows generations.
@@ -429,7 +450,7 @@ class SegmentedVectors:
         raise AttributeError(name)
 
 
-class Snapshot:
+class Snapshot(Counted):
     """One loaded, read-only generation of the index: the live segments its manifest lists,
     with their tombstones (articles deleted since the segment was written), read as one.
 
@@ -458,9 +479,7 @@ class Snapshot:
             self._deleted.append(mask)
         self.faiss = SegmentedVectors(self) if manifest.get("model") is not None else None
         self.bm25 = BM25Index([(s.bm25, d) for s, d in zip(segments, self._deleted, strict=True)])
-        self._refs = 1
-        self._refs_lock = threading.Lock()
-        self._closed = False
+        self._count_references()
 
     @property
     def generation(self) -> str:
@@ -479,32 +498,7 @@ class Snapshot:
     def live(self) -> int:
         return int(self.manifest["counts"]["chunks"])
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def acquire(self) -> bool:
-        """One more reader; False when the snapshot is already closed (nothing acquired)."""
-        with self._refs_lock:
-            if self._closed:
-                return False
-            self._refs += 1
-            return True
-
-    def release(self) -> None:
-        """A reader (or the owner) is done; the last one closes the snapshot."""
-        with self._refs_lock:
-            self._refs -= 1
-            last = self._refs <= 0
-        if last:
-            self.close()
-
-    def close(self) -> None:
-        """Close at once (the owner of a snapshot nobody else reads); safe to call twice."""
-        with self._refs_lock:
-            if self._closed:
-                return
-            self._closed = True
+    def _free(self) -> None:
         for seg in self.segments:
             seg.release()
         self.faiss = None
