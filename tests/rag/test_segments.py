@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.datasets import data_dir
 from rag.load import load_paths
 from rag.pipeline import Assistant
 from rag.settings import Settings
 from rag.store import MERGE_FACTOR, plan_merge, segment_tier
 from rag.types import Article
 
-VNTC = Path(__file__).resolve().parents[3] / "shared" / "data" / "vntc" / "vntc_train.jsonl.gz"
+VNTC = data_dir() / "vntc" / "vntc_train.jsonl.gz"
 QUESTIONS = [
     "Hiệp ước mới thay thế những văn kiện nào?",
     "Putin tặng quà gì?",

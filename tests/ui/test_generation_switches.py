@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from rag.store import Snapshot
+from tests.rag.test_snapshot_lifetime import open_index_files
 from tests.ui.conftest import LiveServer, seeded, start_server
 
 QUESTION = "Hiệp ước mới thay thế những văn kiện nào?"
@@ -48,19 +49,6 @@ def extra_jsonl(i: int) -> bytes:
     )
     record = {"title": f"Hiệp ước số {i}", "text": text, "source": f"extra-{i}"}
     return (json.dumps(record, ensure_ascii=False) + "\n").encode()
-
-
-def index_fds(root: Path) -> list[str]:
-    """Files under the index that this process (the server's) holds open."""
-    out = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(root.resolve())):
-            out.append(target)
-    return out
 
 
 def rss_mib() -> float:
@@ -151,7 +139,7 @@ def test_asks_never_fail_while_uploads_and_deletes_switch_generations(server: Li
         for ids in result["cited"]:
             assert any(ids <= gen for gen in alive), ids
         gc.collect()
-        files = index_fds(root)
+        files = open_index_files(root)
         live_snaps = [o for o in gc.get_objects() if isinstance(o, Snapshot) and not o.closed]
         samples.append((len(os.listdir("/proc/self/fd")), rss_mib(), files, len(live_snaps)))
         # Superseded snapshots are closed: the live segments' SQLite files open, none deleted.
