@@ -585,7 +585,7 @@ class Assistant:
                 from rag.similarity import SentenceSimilarity
 
                 sim = self._similarity = SentenceSimilarity(retriever.encoder)
-        return sim.for_question(query)
+        return sim.for_question(query, retriever.query_vector(query))
 
     def _llm_answer(self, query, hits, extractive: Answer, used: str, model):
         """The endpoint's checked answer, or the extractive one with the reason why not."""

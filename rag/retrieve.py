@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,12 +64,30 @@ def dense_search(index, queries: np.ndarray, k: int):
             faiss.omp_set_num_threads(before)
 
 
+QUERY_VECTORS = 64  # question vectors a retriever keeps
+
+
 class Retriever:
     def __init__(self, snapshot: Snapshot, encoder=None, dense_weight: float | None = None):
         self.snapshot = snapshot
         self.encoder = encoder if snapshot.faiss is not None else None
         self.dense_weight = dense_weight_for(self.encoder, dense_weight)
         self.bm25 = lexical_index(snapshot)
+        # The last questions' vectors: retrieval and answer composition read the same one.
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The question's vector, shape (1, dim), encoded once for the stages that read it."""
+        with self._vectors_lock:
+            vec = self._vectors.get(query)
+        if vec is None:
+            vec = np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)
+            with self._vectors_lock:
+                self._vectors[query] = vec
+                while len(self._vectors) > QUERY_VECTORS:
+                    self._vectors.popitem(last=False)
+        return vec
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -90,7 +109,7 @@ class Retriever:
         if n == 0:
             return []
         if mode == "dense":
-            qv = self.encoder.encode_queries([query])
+            qv = self.query_vector(query)
             dist, ids = dense_search(self.snapshot.faiss, qv, min(k, n))
             return [
                 Candidate(int(i), float(d), {"dense": float(d)})
@@ -129,7 +148,7 @@ class Retriever:
         dense = None
         if mode == "hybrid":
             qv = (
-                self.encoder.encode_queries([query])
+                self.query_vector(query)
                 if query_vector is None
                 else np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
             )

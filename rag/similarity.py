@@ -47,9 +47,14 @@ class SentenceSimilarity:
                 out.append(vec)
             return out
 
-    def for_question(self, question: str) -> Callable[[Sequence[str]], np.ndarray]:
-        """A function from sentences to their cosine with ``question`` (vectors are unit)."""
-        q = np.asarray(self.encoder.encode_queries([question])[0], dtype=np.float32)
+    def for_question(
+        self, question: str, vector: np.ndarray | None = None
+    ) -> Callable[[Sequence[str]], np.ndarray]:
+        """A function from sentences to their cosine with ``question`` (vectors are unit);
+        ``vector``: the question's, when retrieval has encoded it already."""
+        if vector is None:
+            vector = self.encoder.encode_queries([question])
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
 
         def cosines(texts: Sequence[str]) -> np.ndarray:
             if not texts:
