@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -22,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.onnx import cache_root
+
+log = logging.getLogger(__name__)
 
 DESCRIPTOR = "query.json"
 QUERY_ONNX, QUERY_DATA = "query.onnx", "query.onnx.data"
@@ -182,7 +185,11 @@ def _load(model_id: str) -> QueryEncoder | None:
     onnx_path, tokenizer_path = path.parent / desc["onnx"], path.parent / desc["tokenizer"]
     if not all(p.is_file() for p in (onnx_path, tokenizer_path, path.parent / QUERY_DATA)):
         return None
-    return QueryEncoder(desc, onnx_path, tokenizer_path)
+    try:
+        return QueryEncoder(desc, onnx_path, tokenizer_path)
+    except Exception as exc:  # noqa: BLE001 - a damaged export: the torch model answers instead
+        log.warning("cannot use the recorded question encoder at %s (%s)", path.parent, exc)
+        return None
 
 
 class QueryEncoder:

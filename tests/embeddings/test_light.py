@@ -3,6 +3,7 @@ library, without torch, giving the torch model's vectors."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,19 @@ def test_a_prefetched_encoder_is_the_one_loaded(recorded: Encoder):
     assert cos.min() >= 0.999
     light.prefetch("not/recorded")
     assert light.load("not/recorded") is None
+
+
+def test_a_damaged_export_is_not_used(recorded: Encoder):
+    """A truncated query.onnx: load() says None (the caller loads the torch model), never a
+    traceback."""
+    fast = light.load("tiny/test-model")
+    assert fast is not None
+    desc = json.loads(light._pointer("tiny/test-model").read_text(encoding="utf-8"))
+    onnx_file = Path(desc["descriptor"]).parent / light.QUERY_ONNX
+    whole = onnx_file.read_bytes()
+    try:
+        onnx_file.write_bytes(whole[: len(whole) // 3])
+        assert light.load("tiny/test-model") is None
+    finally:
+        onnx_file.write_bytes(whole)
+    assert light.load("tiny/test-model") is not None
