@@ -12,13 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.lexical import (
-    detect_language,
-    fold_accents,
-    normalize,
-    query_terms,
-    syllables,
-)
+from rag.fusion import coverage_terms, sentence_tokens
+from rag.lexical import detect_language, fold_accents, normalize, syllables
+from rag.query import Query, as_query
+from rag.sentences import split_sentences
 from rag.types import Answer, Citation, Hit
 
 NOT_FOUND = {
@@ -37,16 +34,6 @@ MAX_SENTENCES = 2
 MAX_SENTENCES_LIST = 3
 # Syllable-set Jaccard above which sentences of two articles are the same fact, cited together.
 SAME_FACT = 0.6
-
-# Interrogatives and function words: they shape a question but never appear in its answer,
-# so they do not count toward how much of the question a sentence covers.
-QUESTION_WORDS = frozenset(
-    "gì nào những các ai đâu bao nhiêu khi sao thế nào là của có không được đã và hay "
-    "hoặc thì mà ở tại với cho về này đó kia nhỉ vậy ạ chứ what which who whom whose "
-    "when where why how many much is are was were the a an of to in on for and or did "
-    "does do that this with by from as at ".split()
-)
-_SENT_END = re.compile(r"(?<=[.!?…])[\"”’)]*\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -95,29 +82,6 @@ MISSING_FOCUS = 0.6
 MISSING_TYPE = 0.6  # ... and of one without what a typed question asks for (a place, a date)
 
 
-_TITLES = frozenset(
-    "tổng thống|chủ tịch|thủ tướng|bộ trưởng|ngoại trưởng|thứ trưởng|tổng thư|bí thư|trợ lý|"
-    "giám đốc|phát ngôn|đại sứ|tướng quân".split("|")
-)
-
-
-def focus_words(question: str) -> set[str]:
-    """The question's words written in lower case that are not question or function words nor
-    the rest of a title ("Tổng thống"): "tặng", "món", "quà" of "Tổng thống Putin tặng Chủ
-    tịch Kim Jong Un món quà gì?"."""
-    words = re.findall(r"[^\W\d_]+", question)
-    skip = QUESTION_WORDS | {fold_accents(w) for w in QUESTION_WORDS}
-    out = set()
-    for i, w in enumerate(words):
-        low = normalize(w)
-        if i == 0 or not w.islower() or low in skip or len(w) < 2:
-            continue
-        if not words[i - 1].islower() and f"{normalize(words[i - 1])} {low}" in _TITLES:
-            continue
-        out.add(low)
-    return out
-
-
 def _subject_verbs(text: str) -> set[tuple[str, str, bool]]:
     """(subject word, verb, passive) for each word pair "X v" / "X được v" of ``text``."""
     words = syllables(normalize(text))
@@ -154,53 +118,6 @@ class Sentence:
     cosine: float = 0.0  # with the question, by the model (0 without one)
 
 
-def split_sentences(text: str, base: int = 0) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences of ``text``, shifted by ``base``."""
-    spans = []
-    pos = 0
-    for m in _SENT_END.finditer(text):
-        seg = text[pos : m.start()]
-        if seg.strip():
-            lead = len(seg) - len(seg.lstrip())
-            spans.append((base + pos + lead, base + m.start()))
-        pos = m.end()
-    seg = text[pos:]
-    if seg.strip():
-        lead = len(seg) - len(seg.lstrip())
-        spans.append((base + pos + lead, base + pos + len(seg.rstrip())))
-    return spans
-
-
-# The kind of answer a question asks for, from its interrogative (general Vietnamese and
-# English grammar, not the evaluation questions): a sentence that holds such a thing scores more.
-_QTYPES = (
-    (
-        "number",
-        re.compile(
-            r"\bbao nhiêu\b|\bmấy\b|\bbao lâu\b|\bhow (many|much|long)\b|"
-            r"\bwhat (percentage|number)\b",
-            re.I,
-        ),
-    ),
-    (
-        "date",
-        re.compile(
-            r"\bkhi nào\b|\bbao giờ\b|\blúc nào\b|\b(năm|ngày|tháng|thời điểm) nào\b|"
-            r"\bwhen\b|\b(what|which) (year|date|day|month)\b",
-            re.I,
-        ),
-    ),
-    (
-        "place",
-        re.compile(
-            r"\bở đâu\b|\bđâu\b|\bnơi nào\b|\b(thành phố|nước|quốc gia|vùng|tỉnh) nào\b|"
-            r"\bwhere\b|\b(which|what) (city|country|region|place)\b",
-            re.I,
-        ),
-    ),
-    ("person", re.compile(r"\bai\b|\bwho(m)?\b", re.I)),
-    ("list", re.compile(r"\b(những|các)\b.*\b(nào|gì)\b", re.I)),
-)
 _NUMBER = re.compile(
     r"\d|\b(một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười|trăm|nghìn|ngàn|triệu|tỷ|"
     r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b",
@@ -208,53 +125,15 @@ _NUMBER = re.compile(
 )
 _DATE = re.compile(r"\b\d{1,2}[/-]\d{1,2}\b|\b(1[0-9]|20)\d\d\b|\b(ngày|tháng|năm) \d+", re.I)
 TYPE_BONUS = 0.15
-# What a date question asks for: "ngày nào" a day, "năm nào" a year; "khi nào" any date.
-_DATE_GRAIN = (
-    ("day", re.compile(r"\bngày nào\b|\bngày bao nhiêu\b|\b(what|which) (date|day)\b", re.I)),
-    ("year", re.compile(r"\bnăm nào\b|\bnăm bao nhiêu\b|\b(what|which) year\b", re.I)),
-)
 _DATE_BY_GRAIN = {
     "day": re.compile(r"\b\d{1,2}[/-]\d{1,2}\b|\bngày \d{1,2}\b", re.I),
     "year": re.compile(r"\b(1[0-9]|20)\d\d\b"),
 }
-# "bao nhiêu X" / "mấy X": the thing counted, which the answer writes after its number
-# ("24 năm", "hơn 1.000 lao động"); "phần trăm" is written "%".
-_COUNTED = re.compile(r"\b(?:bao nhiêu|mấy)\s+([^\W\d_]+)(?:\s+([^\W\d_]+))?", re.I)
 _VI_NUMBER_WORDS = frozenset(
     "một hai ba bốn năm sáu bảy tám chín mười mươi trăm nghìn ngàn vạn triệu tỷ tỉ chục "
     "hàng vài mấy nửa".split()
 )
-# Words that follow "bao nhiêu" without being what it counts ("ăn bao nhiêu trong một ngày").
-_NOT_COUNTED = frozenset("trong trên dưới ngoài từ tới đến vào ra khi để thì mà so".split())
 NUMBER_WINDOW = 3  # syllables between a number and the thing it counts ("hơn 1.000 lao động")
-
-
-def question_type(question: str) -> str:
-    for name, pattern in _QTYPES:
-        if pattern.search(question):
-            return name
-    return "other"
-
-
-def date_grain(question: str) -> str:
-    for grain, pattern in _DATE_GRAIN:
-        if pattern.search(question):
-            return grain
-    return "any"
-
-
-def counted_noun(question: str) -> str | None:
-    """The normalized syllable a "bao nhiêu"/"mấy" question counts ("năm", "lao", "usd"), "%"
-    for "phần trăm", None when it counts nothing named ("tăng bao nhiêu?")."""
-    m = _COUNTED.search(normalize(question))
-    if not m:
-        return None
-    first, second = m.group(1), m.group(2)
-    if first == "phần" and second == "trăm":
-        return "%"
-    if first in QUESTION_WORDS or first in _NOT_COUNTED:
-        return None
-    return first
 
 
 def _is_number(token: str) -> bool:
@@ -285,33 +164,34 @@ _PLACE_STATED = re.compile(
 )
 
 
-def _has_type(kind: str, text: str, question: str) -> bool:
+def _has_type(query: Query, text: str) -> bool:
+    """``text`` holds what ``query`` asks for (a number, a date of its grain, a place, a
+    person)."""
+    kind = query.kind
     if kind == "number":
         return bool(_NUMBER.search(text))
     if kind == "date":
-        pattern = _DATE_BY_GRAIN.get(date_grain(question), _DATE)
+        pattern = _DATE_BY_GRAIN.get(query.grain, _DATE)
         return bool(pattern.search(text))
     if kind == "place":
         return bool(_PLACE_STATED.search(text))
     if kind == "person":
-        q = {normalize(w) for w in question.split()}
         words = text.split()
         # A capitalised word the question does not already name (not the sentence's first).
-        return any(w[:1].isupper() and normalize(w) not in q for w in words[1:])
+        return any(w[:1].isupper() and normalize(w) not in query.words for w in words[1:])
     return False
 
 
 def score_sentences(
-    question: str,
+    question: str | Query,
     hits: list[Hit],
     idf: dict[str, float] | Callable,
     known: Callable[[list[str]], set[str]] | None = None,
     cosines: Callable | None = None,
     meaning: Meaning | None = None,
 ) -> list[Sentence]:
-    from rag.fusion import coverage_terms, sentence_tokens
-
-    terms = query_terms(question)
+    query = as_query(question)
+    terms = query.terms
     weights = idf(list(terms)) if callable(idf) else idf
     shares = coverage_terms(terms, weights)
     folded = any(t.startswith("~") for t in shares)
@@ -323,12 +203,12 @@ def score_sentences(
         kept = {t: v for t, v in shares.items() if t.startswith("~") or t in indexed}
         total = sum(kept.values())
         shares = {t: v / total for t, v in kept.items()} if total > 0 else shares
-    kind = question_type(question)
-    counted = counted_noun(question) if kind == "number" else None
+    kind = query.kind
+    counted = query.counted
     if counted is not None and counted != "%" and known is not None and not known([counted]):
         # "bao nhiêu USD" where no article writes "USD": nothing here counts it.
         return []
-    grain = _DATE_BY_GRAIN.get(date_grain(question)) if kind == "date" else None
+    grain = _DATE_BY_GRAIN.get(query.grain) if kind == "date" else None
     out = []
     candidates: list[tuple[int, int, int, str, float]] = []
     for hi, hit in enumerate(hits):
@@ -345,20 +225,20 @@ def score_sentences(
             toks = sentence_tokens(text, folded)
             toks = toks[0] if len(toks) == 1 else set().union(*toks)
             covered = sum(v for t, v in shares.items() if t in toks)
-            bonus = TYPE_BONUS if kind != "other" and _has_type(kind, text, question) else 0.0
+            bonus = TYPE_BONUS if kind != "other" and _has_type(query, text) else 0.0
             # A small prior for the passage's rank breaks ties toward the better passage.
             score = covered + bonus * covered + 0.02 / (1 + hi)
             candidates.append((hi, s, e, text, score))
     sims = None
     if cosines is not None and meaning is not None and candidates:
         sims = cosines([c[3] for c in candidates])
-    lang = detect_language(question)
-    focus = focus_words(question) if lang == "vi" else set()
+    lang = query.lang
+    focus = query.focus
     for i, (hi, s, e, text, score) in enumerate(candidates):
         factor = 1.0
-        if kind in ("place", "person", "number", "date") and not _has_type(kind, text, question):
+        if kind in ("place", "person", "number", "date") and not _has_type(query, text):
             factor *= MISSING_TYPE  # "ở đâu?" is not answered by a sentence with no place
-        if opposite_voice(question, text):
+        if opposite_voice(query.text, text):
             factor *= OPPOSITE_VOICE
         if focus:
             words = set(syllables(normalize(text)))
@@ -372,26 +252,6 @@ def score_sentences(
             score = coverage
         out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor))
     return out
-
-
-# Where a question of two questions divides: "và", ";", "còn", "and", when both sides ask.
-_PART_SPLIT = re.compile(r"\s*[,;]?\s+(?:và|còn|and)\s+|\s*;\s*", re.I)
-_ASKS = re.compile(
-    r"\b(gì|nào|ai|đâu|sao|bao nhiêu|mấy|bao giờ|what|which|who|whom|when|where|why|how)\b"
-    r"|\b(chưa|không)\s*$",
-    re.I,
-)
-
-
-def split_question(question: str) -> list[str]:
-    """The questions a compound question asks, or [question] when it asks one. Splits only
-    where both sides hold an interrogative, so "Putin và Kim đã ký gì?" stays whole."""
-    text = question.strip().rstrip("?").strip()
-    for m in _PART_SPLIT.finditer(text):
-        left, right = text[: m.start()].strip(" ,"), text[m.end() :].strip(" ,")
-        if _ASKS.search(left) and _ASKS.search(right):
-            return [left + "?", *split_question(right + "?")]
-    return [question]
 
 
 def _same_place(a: Sentence, b: Sentence) -> bool:
@@ -424,7 +284,7 @@ def _introduced(text: str, lang: str) -> str:
 
 
 def compose(
-    question: str,
+    question: str | Query,
     hits: list[Hit],
     idf: dict[str, float] | Callable,
     *,
@@ -441,21 +301,22 @@ def compose(
     terms the index holds at all (Retriever.known): "bao nhiêu USD" where no article writes
     "USD" has no answer here; ``cosines``: sentences -> their cosine with the question
     (rag.similarity), used for the models MEANING was fitted for."""
-    lang = detect_language(question)
+    query = as_query(question)
+    question = query.text
+    lang = query.lang
     meaning = meaning_for(model) if cosines is not None else None
     if min_coverage is None:
         min_coverage = MIN_COVERAGE_EN if lang == "en" else MIN_COVERAGE
     if not hits:
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
-    sentences = score_sentences(question, hits, idf, known, cosines, meaning)
+    sentences = score_sentences(query, hits, idf, known, cosines, meaning)
     order_key = lambda s: (-s.score, s.hit_index, s.start)  # noqa: E731
     ranked = sorted(sentences, key=order_key)
     # A question of two questions ("... đã tới Moskva chưa, và ông Putin mong gì?"): the best
     # sentence for each part, so that one answer does not crowd out the other.
-    parts = split_question(question)
     part_bests = []
-    if len(parts) > 1:
-        for part in parts:
+    if query.parts:
+        for part in query.parts:
             # Each part by its terms: the question's vector is the whole question's.
             scored = score_sentences(part, hits, idf, known)
             if scored:
@@ -479,7 +340,7 @@ def compose(
                 confidence=min(1.0, best.score),
             )
         best = part_bests[0]
-    kind = question_type(question)
+    kind = query.kind
     typed = kind not in ("other", "list", "multi")
     limit = MAX_SENTENCES_LIST if kind == "list" else MAX_SENTENCES
     limit = max(limit, len(part_bests))
@@ -502,7 +363,7 @@ def compose(
                 also_cited[owner].append(s)
             continue
         if len(chosen) < limit and s.score >= max(min_coverage, 0.8 * best.score):
-            if typed and not _has_type(kind, s.text, question):
+            if typed and not _has_type(query, s.text):
                 # "ở đâu?" answered by a place: a second sentence that names none adds nothing.
                 continue
             also_cited[len(chosen)] = []

@@ -28,6 +28,8 @@ from itertools import pairwise
 import numpy as np
 
 from rag.lexical import FOLD_PREFIX, fold_accents, token_runs, tokenize
+from rag.query import QUESTION_WORDS
+from rag.sentences import split_sentences
 
 RERANK_DEPTH = 30
 DENSE_DEPTH = 10
@@ -84,8 +86,6 @@ def weights_for(mode: str, lang: str, model: str | None = None) -> np.ndarray:
 def coverage_terms(terms: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
     """The terms a sentence should cover, each with its share of the question's information:
     idf times the query weight, question words left out, shares summing to 1."""
-    from rag.answer import QUESTION_WORDS
-
     folded_words = {fold_accents(w) for w in QUESTION_WORDS}
     out = {}
     for t, w in terms.items():
@@ -101,8 +101,6 @@ def coverage_terms(terms: dict[str, float], idf: dict[str, float]) -> dict[str, 
 
 def sentence_tokens(text: str, folded: bool = False) -> list[set[str]]:
     """The token set of each sentence of ``text`` (with the folded field for a folded query)."""
-    from rag.answer import split_sentences
-
     out = []
     for s, e in split_sentences(text):
         toks = set(tokenize(text[s:e]))
@@ -118,8 +116,6 @@ def _sentence_runs(text: str) -> tuple[tuple[frozenset[str], tuple[str, ...]], .
     tokens that bigrams join). Cached by text: the passages that come back for one question
     come back for the next ones on the same subject, and for every mode of an evaluation
     (2048 passages of ~900 characters: some 25 MB at most)."""
-    from rag.answer import split_sentences
-
     out = []
     for s, e in split_sentences(text):
         runs = tuple(token_runs(text[s:e]))

@@ -22,6 +22,7 @@ import numpy as np
 from rag.chunk import chunk_article, passage_for_embedding
 from rag.errors import InputError, ModelMismatchError
 from rag.load import load_paths
+from rag.query import Query
 from rag.settings import DEFAULT_MODEL, Settings
 from rag.store import (
     Snapshot,
@@ -456,7 +457,9 @@ class Assistant:
             retriever = self._retriever_for(snap)
             mode = retriever.effective_mode(mode or self.settings.retriever)
             k = k or self.settings.top_k
-            return self._retrieve(retriever, query, k, mode, rerank, filters)
+            return self._retrieve(
+                retriever, retriever.prepare(query, mode), k, mode, rerank, filters
+            )
 
     def reranker(self):
         """The cross-encoder stage (rag.rerank), loaded on first use; it switches itself off,
@@ -471,7 +474,7 @@ class Assistant:
     def _retrieve(
         self,
         retriever,
-        query: str,
+        query: Query,
         k: int,
         mode: str,
         rerank: bool | None,
@@ -495,7 +498,7 @@ class Assistant:
             pool = max(pool * FILTER_DEPTH, FILTER_MIN_POOL)
         hits = retriever.search(query, pool, mode)
         if use_reranker:
-            hits = reranker.rerank(query, hits, pool)
+            hits = reranker.rerank(query.text, hits, pool)
         if self.settings.dedup:
             hits = collapse(hits)
         if filters:
@@ -546,21 +549,23 @@ class Assistant:
         requested = mode or self.settings.retriever
         used = retriever.effective_mode(requested)
         k = top_k or self.settings.top_k
-        hits = self._retrieve(retriever, query, k, used, rerank, filters)
+        # The question analysed (and encoded) once; every stage below reads this value.
+        analysed = retriever.prepare(query, used)
+        hits = self._retrieve(retriever, analysed, k, used, rerank, filters)
         model = (
             retriever.encoder.model_id if retriever.encoder is not None and used != "bm25" else None
         )
         also = [a for h in hits for a in h.also]
         titles = {k: v["title"] for k, v in retriever.snapshot.article_meta(also).items()}
         answer = compose(
-            query,
+            analysed,
             hits,
             retriever.idf,
             mode=used,
             model=model,
             titles=titles,
             known=retriever.known,
-            cosines=self._cosines(retriever, query, model),
+            cosines=self._cosines(retriever, analysed, model),
         )
         warnings = self._warnings(snap, requested_mode=requested, used_mode=used)
         if (answer_mode or self.settings.answer_mode) == "llm":
@@ -573,7 +578,7 @@ class Assistant:
             answer, question=question, rewritten_query=rewritten, warnings=tuple(warnings)
         )
 
-    def _cosines(self, retriever, query: str, model: str | None):
+    def _cosines(self, retriever, query: Query, model: str | None):
         """Sentences -> cosine with ``query``, for a model whose sentence weights are fitted."""
         from rag.answer import meaning_for
 
@@ -585,7 +590,8 @@ class Assistant:
                 from rag.similarity import SentenceSimilarity
 
                 sim = self._similarity = SentenceSimilarity(retriever.encoder)
-        return sim.for_question(query, retriever.query_vector(query))
+        vector = query.vector if query.vector is not None else retriever.query_vector(query.text)
+        return sim.for_question(query.text, vector)
 
     def _llm_answer(self, query, hits, extractive: Answer, used: str, model):
         """The endpoint's checked answer, or the extractive one with the reason why not."""

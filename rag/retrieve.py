@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import fusion
-from rag.lexical import BM25Index, detect_language, idf_weights, query_terms, top_k
+from rag.lexical import BM25Index, idf_weights, top_k
+from rag.query import Query, as_query
 from rag.store import Snapshot
 from rag.types import Hit
 
@@ -89,6 +90,17 @@ class Retriever:
                     self._vectors.popitem(last=False)
         return vec
 
+    def prepare(self, question: str | Query, mode: str) -> Query:
+        """The question analysed, with its vector when ``mode`` reads one: what every later
+        stage (retrieval, fusion, answer composition) reads."""
+        query = as_query(question)
+        if query.vector is None and self.effective_mode(mode) != "bm25":
+            query = query.with_vector(self.query_vector(query.text))
+        return query
+
+    def _vector(self, query: Query) -> np.ndarray:
+        return query.vector if query.vector is not None else self.query_vector(query.text)
+
     @property
     def modes(self) -> tuple[str, ...]:
         return ("bm25", "dense", "hybrid") if self.encoder is not None else ("bm25",)
@@ -103,13 +115,14 @@ class Retriever:
         """The terms that some indexed passage contains."""
         return self.bm25.known(terms)
 
-    def candidates(self, query: str, k: int, mode: str = "hybrid") -> list[Candidate]:
+    def candidates(self, query: str | Query, k: int, mode: str = "hybrid") -> list[Candidate]:
+        query = as_query(query)
         mode = self.effective_mode(mode)
         n = self.snapshot.size
         if n == 0:
             return []
         if mode == "dense":
-            qv = self.query_vector(query)
+            qv = self._vector(query)
             dist, ids = dense_search(self.snapshot.faiss, qv, min(k, n))
             return [
                 Candidate(int(i), float(d), {"dense": float(d)})
@@ -119,7 +132,7 @@ class Retriever:
         rows, feats = self.features(query, k, mode)
         if not rows:
             return []
-        weights = fusion.weights_for(mode, detect_language(query), self.snapshot.model)
+        weights = fusion.weights_for(mode, query.lang, self.snapshot.model)
         if mode == "hybrid" and self.dense_weight is not None:
             # A configured dense weight replaces the fitted one.
             weights = weights.copy()
@@ -135,20 +148,21 @@ class Retriever:
         return out
 
     def features(
-        self, query: str, k: int, mode: str, query_vector: np.ndarray | None = None
+        self, query: str | Query, k: int, mode: str, query_vector: np.ndarray | None = None
     ) -> tuple[list[int], np.ndarray]:
         """Candidate rows and their features: columns rag.fusion.FEATURES, then the raw BM25
         score. ``query_vector``: the query already encoded (benchmarks encode a whole split in
         one batch, which is much faster than one query at a time)."""
+        query = as_query(query)
         n = self.snapshot.size
-        terms = query_terms(query)
+        terms = query.terms
         lex = self.bm25.scores(terms)
         depth = min(max(k, fusion.RERANK_DEPTH), n)
         rows = [i for i, _ in top_k(lex, depth)]
         dense = None
         if mode == "hybrid":
             qv = (
-                self.query_vector(query)
+                self._vector(query)
                 if query_vector is None
                 else np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
             )
@@ -172,7 +186,7 @@ class Retriever:
         feats[:, 3] = lex_rows
         return rows, feats
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+    def search(self, query: str | Query, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         cands = self.candidates(query, k, mode)
         stored = self.snapshot.chunks([c.row for c in cands])
         meta = self.snapshot.article_meta([s.chunk.article_id for s in stored])

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import fusion
-from rag.answer import split_sentences
 from rag.chunk import chunk_text
 from rag.lexical import (
     _QUOTES,
@@ -36,6 +35,7 @@ from rag.lexical import (
     query_terms,
     tokenize,
 )
+from rag.sentences import split_sentences
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rag.answer import compose, question_type
+from rag.answer import compose
 from rag.chat import rewrite
 from rag.dedup import collapse
 from rag.lexical import (
@@ -21,6 +21,7 @@ from rag.lexical import (
     query_terms,
     tokenize,
 )
+from rag.query import question_type
 from rag.types import Chunk, Hit
 
 
