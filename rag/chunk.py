@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rag.settings import CHUNK_OVERLAP, CHUNK_SIZE
 from rag.types import Article, Chunk
 
 SEPARATORS = (
@@ -38,7 +39,9 @@ def _splitter(chunk_size: int, chunk_overlap: int):
     )
 
 
-def chunk_text(text: str, chunk_size: int = 900, chunk_overlap: int = 150) -> list[tuple[int, int]]:
+def chunk_text(
+    text: str, chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP
+) -> list[tuple[int, int]]:
     """(start, end) spans of the passages of ``text``; ``text[start:end]`` is each passage."""
     if not text.strip():
         return []
@@ -68,7 +71,9 @@ def chunk_text(text: str, chunk_size: int = 900, chunk_overlap: int = 150) -> li
     return spans
 
 
-def chunk_article(article: Article, chunk_size: int = 900, chunk_overlap: int = 150) -> list[Chunk]:
+def chunk_article(
+    article: Article, chunk_size: int = CHUNK_SIZE, chunk_overlap: int = CHUNK_OVERLAP
+) -> list[Chunk]:
     return [
         Chunk(
             article_id=article.id,

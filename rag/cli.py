@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from rag.errors import RagError
-from rag.settings import EMBED_BACKENDS
+from rag.settings import ANSWER_MODES, EMBED_BACKENDS, RETRIEVER_MODES
 
 INDEX_HELP = "Index directory (default .rag/index, or RAG_INDEX_DIR)."
 
@@ -115,10 +115,10 @@ def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, backend, as_jso
 @click.argument("question")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
 @click.option("-k", "--top-k", type=int, help="Passages to retrieve (default 5).")
-@click.option("--retriever", type=click.Choice(["bm25", "dense", "hybrid"]), help="Retrieval mode.")
+@click.option("--retriever", type=click.Choice(RETRIEVER_MODES), help="Retrieval mode.")
 @click.option(
     "--answer-mode",
-    type=click.Choice(["extractive", "llm"]),
+    type=click.Choice(ANSWER_MODES),
     help="extractive (default) or llm: an OpenAI-compatible endpoint (RAG_LLM_URL, RAG_LLM_MODEL).",
 )
 @click.option("--site", help="Cite only articles of this outlet, e.g. 'Dân trí'.")

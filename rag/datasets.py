@@ -32,7 +32,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import random
 import re
 from collections.abc import Iterable, Sequence
@@ -40,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import InputError
+from rag.settings import Settings
 from rag.types import Article, Skipped
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -91,10 +91,11 @@ class EvalDataset:
         return cached
 
 
-def data_dir() -> Path:
-    """Where the shared data lives: ``$RAG_DATA_DIR``, else ``../shared/data`` beside the repo."""
-    env = os.environ.get("RAG_DATA_DIR")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+def data_dir(settings: Settings | None = None) -> Path:
+    """Where the shared data lives: the ``data_dir`` setting (``$RAG_DATA_DIR``), else
+    ``../shared/data`` beside the repository."""
+    configured = (settings if settings is not None else Settings.load()).data_dir
+    return configured if configured is not None else REPO_ROOT.parent / "shared" / "data"
 
 
 def load_dataset(

@@ -19,6 +19,7 @@ import numpy as np
 from rag import fusion
 from rag.lexical import BM25Index, idf_weights, top_k
 from rag.query import Query, as_query
+from rag.settings import RETRIEVER_MODES
 from rag.store import Snapshot
 from rag.types import Hit
 
@@ -103,7 +104,7 @@ class Retriever:
 
     @property
     def modes(self) -> tuple[str, ...]:
-        return ("bm25", "dense", "hybrid") if self.encoder is not None else ("bm25",)
+        return RETRIEVER_MODES if self.encoder is not None else ("bm25",)
 
     def effective_mode(self, mode: str) -> str:
         return mode if mode in self.modes else "bm25"

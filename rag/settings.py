@@ -8,13 +8,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from rag.errors import InputError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 DEFAULT_RERANKER = "BAAI/bge-reranker-v2-m3"
-RETRIEVER_MODES = ("bm25", "dense", "hybrid")
+# The one spelling of the retriever and answer modes: the CLI's choices, the API's schema and
+# the validation below all read these.
+RetrieverMode = Literal["bm25", "dense", "hybrid"]
+RETRIEVER_MODES: tuple[str, ...] = get_args(RetrieverMode)
+AnswerMode = Literal["extractive", "llm"]
+ANSWER_MODES: tuple[str, ...] = get_args(AnswerMode)
+# Passage size and overlap in characters (rag.chunk); an index keeps the chunking it was built with.
+CHUNK_SIZE, CHUNK_OVERLAP = 900, 150
 EMBED_BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
@@ -40,8 +47,8 @@ class Settings:
     # blocks in native code and retries some wrong ports (a gRPC server that is not Ray's) for
     # ever, so the CLI gives up after this long with one line.
     ray_connect_timeout: float = 120.0
-    chunk_size: int = 900
-    chunk_overlap: int = 150
+    chunk_size: int = CHUNK_SIZE
+    chunk_overlap: int = CHUNK_OVERLAP
     top_k: int = 5
     retriever: str = "hybrid"
     # Weight of the dense score in hybrid fusion; None picks one by the model in use.
@@ -62,6 +69,8 @@ class Settings:
     llm_api_key: str | None = field(default=None, repr=False)
     auth: str | None = field(default=None, repr=False)  # "user:password" for the web UI
     max_upload_mb: int = 50
+    # The shared evaluation data (XQuAD, VNTC); None: ../shared/data beside the repository.
+    data_dir: Path | None = None
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -95,8 +104,10 @@ class Settings:
                 f"unknown embedding backend {self.embed_backend!r}: use one of "
                 f"{', '.join(EMBED_BACKENDS)}"
             )
-        if self.answer_mode not in ("extractive", "llm"):
-            raise InputError(f"unknown answer mode {self.answer_mode!r}: use extractive or llm")
+        if self.answer_mode not in ANSWER_MODES:
+            raise InputError(
+                f"unknown answer mode {self.answer_mode!r}: use one of {', '.join(ANSWER_MODES)}"
+            )
         if self.top_k < 1 or self.top_k > 100:
             raise InputError(f"top-k must be between 1 and 100, got {self.top_k}")
         if self.chunk_size < 50:

@@ -33,6 +33,7 @@ from rag.errors import (
     RagError,
     StorageError,
 )
+from rag.settings import RetrieverMode
 from rag.types import Filters
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, check_upload, load_prepared, prepared_uploads
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from rag.pipeline import Assistant
     from rag.settings import Settings
 
-Mode = Literal["bm25", "dense", "hybrid"]
+Mode = RetrieverMode
 
 
 # ---- schemas (mirror rag.types *.to_dict()) -------------------------------------------------
