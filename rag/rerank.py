@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from rag.chunk import passage_for_embedding
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,9 @@ class Reranker:
         """The top ``k`` of ``hits`` reordered by the cross-encoder (unchanged when it is off)."""
         if not hits or not self.available:
             return hits[:k]
-        texts = [
-            f"{h.chunk.title}\n{h.chunk.text}" if h.chunk.title else h.chunk.text for h in hits
-        ]
+        # The passage as it was embedded: the title once, not again on a first passage that
+        # opens with it.
+        texts = [passage_for_embedding(h.chunk) for h in hits]
         ce = self.scores(question, texts)
         order = sorted(range(len(hits)), key=lambda i: (-float(ce[i]), hits[i].rank))
         out = []

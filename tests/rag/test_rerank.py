@@ -53,3 +53,18 @@ def test_assistant_reranks_with_a_loadable_model(seeded_assistant, tiny_cross_en
     reranked = seeded_assistant.search("Hiệp ước được ký ở đâu?", k=3, rerank=True)
     assert len(reranked) == 3 and all("rerank" in h.scores for h in reranked)
     assert len(hits) == 3 and all("rerank" not in h.scores for h in hits)
+
+
+def test_the_cross_encoder_reads_the_title_once(tiny_cross_encoder_dir):
+    # A first passage opens with its headline: the pair scored is the passage as embedded,
+    # not the title twice.
+    r = Reranker(str(tiny_cross_encoder_dir))
+    title = "Nga, Triều Tiên ký hiệp ước"
+    first = Chunk("a", 0, f"{title}\nHiệp ước được ký tại Bình Nhưỡng.", 0, 60, title=title)
+    later = Chunk("a", 1, "Kim ngạch tăng 54%.", 60, 80, title=title)
+    hits = [Hit(first, 1.0, 0), Hit(later, 0.9, 1)]
+    q = "Hiệp ước ký ở đâu?"
+    out = r.rerank(q, hits, k=2)
+    expected = r.scores(q, [first.text, f"{title}\n{later.text}"])
+    got = {h.chunk.index: h.scores["rerank"] for h in out}
+    assert got == {0: float(expected[0]), 1: float(expected[1])}
