@@ -127,7 +127,9 @@ class IngestResponse(BaseModel):
     message: str
 
 
-class ArticleOut(BaseModel):
+class ArticleHead(BaseModel):
+    """What the index knows of an article besides its text (rag.types.Article)."""
+
     id: str
     title: str
     source: str
@@ -136,19 +138,14 @@ class ArticleOut(BaseModel):
     byline: str | None = None
     credit: str | None = None
     url: str | None = None
+
+
+class ArticleOut(ArticleHead):
     chunks: int
     chars: int | None = None
 
 
-class ArticleFull(BaseModel):
-    id: str
-    title: str
-    source: str
-    date: str | None = None
-    site: str | None = None
-    byline: str | None = None
-    credit: str | None = None
-    url: str | None = None
+class ArticleFull(ArticleHead):
     text: str
 
 
