@@ -143,7 +143,8 @@ def ask(
     \b
     Example:  rag ask "Hiệp ước mới thay thế những văn kiện nào?"
     """
-    from rag.pipeline import Assistant, clean_question
+    from rag.pipeline import Assistant
+    from rag.query import clean_question
 
     clean_question(question)  # a bad question fails before any model loads
     settings = _settings(

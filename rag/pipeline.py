@@ -11,18 +11,19 @@ answers from one generation, and a commit never closes the files under it.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from rag.chunk import chunk_article, passage_for_embedding
-from rag.errors import InputError, ModelMismatchError
+from rag import status
+from rag.chunk import passage_for_embedding
+from rag.errors import ModelMismatchError
+from rag.ingest import index_settings, new_articles
 from rag.load import load_paths
-from rag.query import Query
+from rag.merges import LOCK_WAIT_SECONDS, Merges
+from rag.passages import encode_passages
+from rag.query import Query, clean_question
 from rag.settings import DEFAULT_MODEL, Settings
 from rag.store import (
     Snapshot,
@@ -30,40 +31,13 @@ from rag.store import (
     Store,
     VectorCache,
     generation_bytes,
-    storage_error,
-    text_key,
 )
-from rag.types import Answer, Article, Chunk, Filters, Hit, IngestReport, Skipped
+from rag.types import Answer, Article, Filters, Hit, IngestReport, Skipped
 
 log = logging.getLogger(__name__)
-MAX_QUESTION_CHARS = 2000
-# Terminal escape sequences (colours, cursor moves) pasted with a question: removed whole, so
-# that "\x1b[31m" leaves no "[31m" behind once the control characters are dropped.
-_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
-LOCK_WAIT_SECONDS = 10.0
 # A filtered search ranks this many times the usual pool (at least FILTER_MIN_POOL passages)
 # and keeps the passages the filters admit.
 FILTER_DEPTH, FILTER_MIN_POOL = 8, 200
-# Passages encoded between two saves to the vector cache: a failure loses at most this many.
-CACHE_GROUP = 512
-
-
-def clean_question(question: str) -> str:
-    """A question as the pipeline takes it, or InputError saying what is wrong with it."""
-    from rag.clean import normalize_unicode
-
-    if not isinstance(question, str):
-        raise InputError("the question must be text")
-    q = " ".join(normalize_unicode(_ANSI_ESCAPE.sub("", question)).split())
-    if not q:
-        raise InputError(
-            'the question is empty: type a question, e.g. "Hiệp ước mới thay thế những văn kiện nào?"'
-        )
-    if len(q) > MAX_QUESTION_CHARS:
-        raise InputError(
-            f"the question is {len(q):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
-        )
-    return q
 
 
 class Assistant:
@@ -79,14 +53,20 @@ class Assistant:
         self._retriever = None
         self._similarity = None  # rag.similarity.SentenceSimilarity over the query encoder
         self._lock = threading.RLock()
-        # `rag serve` merges segments in a background thread after each commit.
-        self.background_merges = False
-        self._merge_thread: threading.Thread | None = None
-        self._merge_again = False
+        self.merges = Merges(self.store, self._snapshots)
 
     @classmethod
     def open(cls, settings: Settings) -> Assistant:
         return cls(settings)
+
+    @property
+    def background_merges(self) -> bool:
+        """`rag serve` merges segments in a background thread after each commit."""
+        return self.merges.background
+
+    @background_merges.setter
+    def background_merges(self, on: bool) -> None:
+        self.merges.background = on
 
     # ---- model -------------------------------------------------------------------------
     def _requested_model(self) -> str:
@@ -210,7 +190,7 @@ class Assistant:
             if report.added:
                 self._snapshots.refresh()
         if report.added:
-            self._merge_in_background()
+            self.merges.after_commit()
         return report
 
     def _ingest_into(
@@ -221,24 +201,8 @@ class Assistant:
         t0: float,
     ) -> IngestReport:
         """Ingest onto ``base`` (leased by the caller, None for a new index); under the lock."""
-        skipped: list[Skipped] = []
-        new: list[tuple[Article, list[Chunk]]] = []
-        seen: set[str] = set()
-        unchanged = 0
         chunk_size, overlap = self._chunking(base)
-        for item in items:
-            if isinstance(item, Skipped):
-                skipped.append(item)
-                continue
-            if item.id in seen or (base is not None and base.has_article(item.id)):
-                unchanged += 1
-                continue
-            seen.add(item.id)
-            chunks = chunk_article(item, chunk_size, overlap)
-            if chunks:
-                new.append((item, chunks))
-            else:
-                skipped.append(Skipped(item.source, "no text to index"))
+        new, skipped, unchanged = new_articles(items, base, chunk_size, overlap)
         if not new:
             return IngestReport(0, unchanged, 0, tuple(skipped), time.perf_counter() - t0)
         encoder = self.encoder
@@ -256,26 +220,35 @@ class Assistant:
                 f"{encoder.spec.passage_prompt}",
             )
             need = generation_bytes(base, new, encoder.dim)
-            vectors = self._embed(self._passage_encoder(encoder), passages, progress, cache, need)
+            vectors = encode_passages(
+                self._passage_encoder(encoder),
+                passages,
+                batch_size=self.settings.batch_size,
+                batch_tokens=self.settings.batch_tokens,
+                root=self.store.root,
+                progress=progress,
+                cache=cache,
+                need=need,
+            )
         self.store.write_generation(
             base=base,
             add=new,
             vectors=vectors,
             model=encoder.model_id if encoder is not None else None,
             dim=encoder.dim if encoder is not None else None,
-            settings_info={
-                "chunk_size": chunk_size,
-                "chunk_overlap": overlap,
+            settings_info=index_settings(
+                chunk_size,
+                overlap,
                 # An index keeps what was first asked for: an upload into an index built with a
                 # fallback must not record the fallback as the requested model.
-                "requested_model": (
+                requested_model=(
                     base.manifest.get("settings", {}).get("requested_model") if base else None
                 )
                 or self.choice.requested,
-                "embed_backend": self.settings.embed_backend if encoder else None,
-                "query_prompt": encoder.spec.query_prompt if encoder else None,
-                "passage_prompt": encoder.spec.passage_prompt if encoder else None,
-            },
+                embed_backend=self.settings.embed_backend if encoder else None,
+                query_prompt=encoder.spec.query_prompt if encoder else None,
+                passage_prompt=encoder.spec.passage_prompt if encoder else None,
+            ),
         )
         if cache is not None:
             cache.clear()  # committed: the vectors live in the new generation now
@@ -312,69 +285,6 @@ class Assistant:
                 self._backend_encoder = cached
             return cached[1]
 
-    def _embed(
-        self,
-        encoder,
-        passages: list[str],
-        progress: bool,
-        cache: VectorCache | None = None,
-        need: int = 0,
-    ) -> np.ndarray:
-        """Length-sorted batches under the token cap (embeddings.batch.encode_sorted: on a CPU
-        small batches of long passages run faster), a progress bar for large ingests.
-
-        With a cache, passages it holds are not encoded again, and each group of CACHE_GROUP
-        newly encoded passages is saved to it before the next one starts, so a failed write
-        (full disk) or a kill costs at most one group on the rerun."""
-        from embeddings.batch import batch_tokens_for, encode_sorted
-
-        out = np.zeros((len(passages), encoder.dim), dtype=np.float32)
-        keys = [text_key(p) for p in passages]
-        known = cache.load() if cache is not None else {}
-        todo = []
-        for i, key in enumerate(keys):
-            vec = known.get(key)
-            if vec is not None and vec.shape == (encoder.dim,):
-                out[i] = vec
-            else:
-                todo.append(i)
-        del known
-        # Longest first across groups too, as encode_sorted orders the batches inside one.
-        todo.sort(key=lambda i: -len(passages[i]))
-        max_tokens = batch_tokens_for(encoder, self.settings.batch_tokens)
-
-        def run(on_batch=None) -> None:
-            for g in range(0, len(todo), CACHE_GROUP):
-                idx = todo[g : g + CACHE_GROUP]
-                vecs = encode_sorted(
-                    encoder,
-                    [passages[i] for i in idx],
-                    max(1, self.settings.batch_size),
-                    max_tokens=max_tokens,
-                    on_batch=on_batch,
-                )
-                out[idx] = vecs
-                if cache is None:
-                    continue
-                try:
-                    cache.add([keys[i] for i in idx], vecs)
-                except OSError as exc:
-                    left = (len(todo) - g) * encoder.dim * 4
-                    err = storage_error(exc, "writing the index", self.store.root, need + left)
-                    if err is None:
-                        raise
-                    raise err from exc
-
-        if not progress or len(todo) <= 8 * self.settings.batch_size:
-            run()
-            return out
-        from tqdm import tqdm
-
-        with tqdm(total=len(passages), unit="passage", desc="embedding") as bar:
-            bar.update(len(passages) - len(todo))
-            run(bar.update)
-        return out
-
     def delete(self, article_id: str) -> bool:
         lock = self.store.lock(timeout=LOCK_WAIT_SECONDS)
         with lock, self._snapshots.lease(required=False, current=True) as base:
@@ -391,57 +301,12 @@ class Assistant:
                 faiss_kind="auto",
             )
         self._snapshots.refresh()
-        self._merge_in_background()
+        self.merges.after_commit()
         return True
 
-    # ---- merges ------------------------------------------------------------------------
     def optimize(self, full: bool = False, max_merges: int | None = None) -> int:
-        """Run merges the policy asks for (rag.store.plan_merge; ``full``: merge everything
-        into one segment), one commit each, under the writer lock; readers keep answering
-        meanwhile. Returns the number of merges."""
-        from rag.store import plan_merge
-
-        merges = 0
-        while max_merges is None or merges < max_merges:
-            with (
-                self.store.lock(timeout=LOCK_WAIT_SECONDS),
-                self._snapshots.lease(required=False, current=True) as base,
-            ):
-                plan = None if base is None else plan_merge(base.manifest["segments"], full)
-                if plan is None:
-                    break
-                self.store.merge(base, *plan)
-            self._snapshots.refresh()
-            merges += 1
-        return merges
-
-    def _merge_in_background(self) -> None:
-        """After a commit, when background merges are on (`rag serve`): run the merge policy
-        in a thread of its own (one at a time; a commit during a run asks for another)."""
-        if not self.background_merges:
-            return
-        with self._lock:
-            self._merge_again = True
-            if self._merge_thread is not None and self._merge_thread.is_alive():
-                return
-            self._merge_thread = threading.Thread(
-                target=self._merge_loop, name="rag-merge", daemon=True
-            )
-            self._merge_thread.start()
-
-    def _merge_loop(self) -> None:
-        while True:
-            with self._lock:
-                if not self._merge_again:
-                    self._merge_thread = None
-                    return
-                self._merge_again = False
-            try:
-                self.optimize()
-            except Exception:  # noqa: BLE001 - a failed merge leaves the index as it was
-                log.exception(
-                    "background merge of %s failed; the next commit retries", self.store.root
-                )
+        """Run the merges the policy asks for (rag.merges); returns how many ran."""
+        return self.merges.optimize(full, max_merges)
 
     # ---- questions ---------------------------------------------------------------------
     def search(
@@ -613,24 +478,7 @@ class Assistant:
     def _model_warning(self, snap: Snapshot | None) -> str | None:
         if snap is None or snap.model is None:
             return None
-        if self.choice.warning:
-            return self.choice.warning
-        built_for = snap.manifest.get("settings", {}).get("requested_model")
-        from embeddings import bundled_e5
-        from embeddings.encoder import stands_for
-
-        if built_for and stands_for(built_for) != stands_for(snap.model):
-            rebuild = f"`rag ingest --rebuild PATH... --index {self.store.root}`"
-            if stands_for(built_for) == bundled_e5.MODEL_ID and bundled_e5.installed():
-                return (
-                    f"this index was built with {snap.model} because {built_for} could not be "
-                    f"loaded then; it can be now ({bundled_e5.LABEL}): rebuild with {rebuild}"
-                )
-            return (
-                f"this index was built with {snap.model} because {built_for} could not be "
-                f"loaded; rebuild with {rebuild} once it can"
-            )
-        return None
+        return status.model_warning(snap, self.choice.warning, self.store.root)
 
     def warnings(
         self, requested_mode: str | None = None, used_mode: str | None = None
@@ -641,18 +489,8 @@ class Assistant:
     def _warnings(
         self, snap: Snapshot | None, requested_mode: str | None, used_mode: str | None
     ) -> list[str]:
-        out = []
-        model_warning = self._model_warning(snap)
-        if model_warning:
-            out.append(model_warning)
-        if requested_mode and used_mode and requested_mode != used_mode:
-            why = (
-                "the index has no vectors"
-                if snap is not None and snap.model is None
-                else "no embedding model could be loaded"
-            )
-            out.append(f"{requested_mode} retrieval is unavailable ({why}); used {used_mode}")
-        return out
+        found = (self._model_warning(snap), status.mode_warning(snap, requested_mode, used_mode))
+        return [w for w in found if w]
 
     # ---- corpus ------------------------------------------------------------------------
     def info(self) -> dict:
@@ -667,36 +505,11 @@ class Assistant:
             "retriever": self.settings.retriever,
             "top_k": self.settings.top_k,
         }
-        if snap is None:
-            return base
-        m = snap.manifest
-        model_in_use = None
-        warning = None
-        if snap.model is not None:
+        model_in_use = warning = None
+        if snap is not None and snap.model is not None:
             model_in_use = self.encoder.model_id if self.encoder is not None else None
             warning = self._model_warning(snap)
-        base.update(
-            {
-                "generation": snap.generation,
-                "index_model": snap.model,
-                "model_in_use": model_in_use,
-                "mode": "hybrid" if model_in_use else "bm25",
-                "warning": warning
-                if warning
-                else (None if snap.model else "index has no vectors: BM25 keyword search only"),
-                "articles": m["counts"]["articles"],
-                "chunks": m["counts"]["chunks"],
-                "dim": m.get("dim"),
-                "faiss_index": m.get("faiss_index"),
-                "chunk_size": m.get("settings", {}).get("chunk_size"),
-                "chunk_overlap": m.get("settings", {}).get("chunk_overlap"),
-                "created": m.get("created"),
-                "versions": m.get("versions"),
-                "disk_bytes": snap.disk_bytes(),
-                "segments": len(snap.segments),
-            }
-        )
-        return base
+        return status.index_info(snap, base, model_in_use, warning)
 
     def articles(self) -> list[dict]:
         with self._snapshots.lease(required=False) as snap:

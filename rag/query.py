@@ -12,10 +12,16 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from rag.errors import InputError
 from rag.lexical import detect_language, fold_accents, normalize, query_terms
 
 if TYPE_CHECKING:
     import numpy as np
+
+MAX_QUESTION_CHARS = 2000
+# Terminal escape sequences (colours, cursor moves) pasted with a question: removed whole, so
+# that "\x1b[31m" leaves no "[31m" behind once the control characters are dropped.
+_ANSI_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 # Interrogatives and function words: they shape a question but never appear in its answer,
 # so they do not count toward how much of the question a sentence covers.
@@ -77,6 +83,24 @@ _ASKS = re.compile(
     r"|\b(chưa|không)\s*$",
     re.I,
 )
+
+
+def clean_question(question: str) -> str:
+    """A question as the pipeline takes it, or InputError saying what is wrong with it."""
+    from rag.clean import normalize_unicode
+
+    if not isinstance(question, str):
+        raise InputError("the question must be text")
+    q = " ".join(normalize_unicode(_ANSI_ESCAPE.sub("", question)).split())
+    if not q:
+        raise InputError(
+            'the question is empty: type a question, e.g. "Hiệp ước mới thay thế những văn kiện nào?"'
+        )
+    if len(q) > MAX_QUESTION_CHARS:
+        raise InputError(
+            f"the question is {len(q):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
+        )
+    return q
 
 
 def question_type(question: str) -> str:
