@@ -35,8 +35,8 @@ class Settings:
     embed_fallback: bool = True
     device: str | None = None
     # How `rag ingest` encodes passages: "torch" (default), "torch-bf16", "onnx" or "onnx-int8"
-    # (ONNX Runtime, the `onnx` extra; benchmarks/README.md compares them). Questions are always
-    # encoded by torch.
+    # (ONNX Runtime, the `onnx` extra; benchmarks/README.md compares them). Questions are
+    # encoded in fp32 whatever this says (by torch, or by its ONNX export in `rag ask`).
     embed_backend: str = "torch"
     batch_size: int = 32
     # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
