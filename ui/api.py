@@ -33,6 +33,7 @@ from rag.errors import (
     StorageError,
 )
 from rag.types import Filters
+from ui.i18n import K
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, check_upload, load_prepared, prepared_uploads
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ _STATUS: list[tuple[type[RagError], int]] = [
 
 def status_for(exc: RagError) -> int:
     if isinstance(exc, UploadError):
-        return {"upload_too_big": 413, "upload_bad_type": 415}.get(exc.key, 400)
+        return {K.upload_too_big: 413, K.upload_bad_type: 415}.get(exc.key, 400)
     for cls, code in _STATUS:
         if isinstance(exc, cls):
             return code
