@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
-import inspect
 import secrets
 import shutil
 import tempfile
@@ -35,6 +34,7 @@ from rag.errors import (
 )
 from rag.settings import RetrieverMode
 from rag.types import Filters
+from ui.i18n import K
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, check_upload, load_prepared, prepared_uploads
 
 if TYPE_CHECKING:
@@ -189,7 +189,7 @@ _STATUS: list[tuple[type[RagError], int]] = [
 
 def status_for(exc: RagError) -> int:
     if isinstance(exc, UploadError):
-        return {"upload_too_big": 413, "upload_bad_type": 415}.get(exc.key, 400)
+        return {K.upload_too_big: 413, K.upload_bad_type: 415}.get(exc.key, 400)
     for cls, code in _STATUS:
         if isinstance(exc, cls):
             return code
@@ -280,14 +280,13 @@ def ingest_message(report) -> str:
 
 def make_router(assistant: Assistant, settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["rag"], dependencies=[Depends(basic_auth(settings))])
-    can_rerank = "rerank" in inspect.signature(assistant.ask).parameters
 
     @router.post("/ask", response_model=AskResponse, responses=_ERRORS)
     def ask(req: AskRequest) -> dict:
         """Answer a question from the indexed articles, with citations (the JSON of
         `rag ask --json`)."""
         history = [(h.question, h.answer) for h in req.history]
-        extra = {"rerank": req.rerank} if req.rerank is not None and can_rerank else {}
+        extra = {"rerank": req.rerank} if req.rerank is not None else {}
         filters = Filters(
             site=req.site or None,
             date_from=req.date_from.isoformat() if req.date_from else None,

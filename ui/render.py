@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import urlparse
 
 from rag.types import Answer, Article, Citation, IngestReport
-from ui.i18n import t
+from ui.i18n import K, t
 
 CITE_MARK = re.compile(r"\[(\d{1,3})\]")
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; '&' and ';' are
@@ -61,7 +61,7 @@ def answer_markdown(answer: Answer, turn: int, lang: str = "vi") -> str:
     parts: list[str] = []
     if answer.rewritten_query and answer.rewritten_query.strip() != answer.question.strip():
         parts.append(
-            f"*↪ {md_escape(t('rewritten', lang))}: “{md_escape(answer.rewritten_query)}”*"
+            f"*↪ {md_escape(t(K.rewritten, lang))}: “{md_escape(answer.rewritten_query)}”*"
         )
     parts.append(linkify_citations(answer.text, known, turn))
     for w in answer.warnings:
@@ -112,7 +112,7 @@ def answer_plain(answer: Answer, lang: str = "vi") -> str:
     sources (one line per article: its numbers, headline, source, date). No markdown."""
     lines = [space_citations(answer.text).strip()]
     if answer.citations:
-        lines += ["", f"{t('citations', lang)}:"]
+        lines += ["", f"{t(K.citations, lang)}:"]
         for group in group_by_article(answer.citations):
             nums = " ".join(f"[{c.n}]" for c in group)
             first = group[0]
@@ -145,7 +145,7 @@ def chat_messages(
         if turn.get("answer") is not None:
             content = answer_markdown(turn["answer"], i, lang)
         else:
-            content = f"*⚠ {md_escape(t('error', lang))}: {md_escape(turn.get('error') or '')}*"
+            content = f"*⚠ {md_escape(t(K.error, lang))}: {md_escape(turn.get('error') or '')}*"
         messages.append({"role": "assistant", "content": content})
     if pending is not None:
         messages.append({"role": "user", "content": md_escape(pending[0])})
@@ -298,7 +298,7 @@ def citation_card(
     also = ""
     if also_names:
         names = "; ".join(esc(x) for x in also_names)
-        also = f'<div class="rag-also">{esc(t("also_reported", lang))}: {names}</div>'
+        also = f'<div class="rag-also">{esc(t(K.also_reported, lang))}: {names}</div>'
     meta = source_line(
         first.source, first.date, lang, first.meta.get("site"), first.meta.get("byline")
     )
@@ -309,7 +309,7 @@ def citation_card(
         + (f'<div class="rag-meta">{meta}</div>' if meta else "")
         + "".join(passages)
         + also
-        + f'<a class="rag-open" href="{href}">{esc(t("open_source", lang))} →</a>'
+        + f'<a class="rag-open" href="{href}">{esc(t(K.open_source, lang))} →</a>'
         "</article>"
     )
 
@@ -318,16 +318,16 @@ def citations_html(
     answer: Answer | None, turn: int, lang: str = "vi", selected: int | None = None
 ) -> str:
     """The panel listing the articles one answer cites, each with its cited passages."""
-    head = f'<div class="rag-panel-head">{esc(t("citations", lang))}'
+    head = f'<div class="rag-panel-head">{esc(t(K.citations, lang))}'
     if answer is None:
         return (
             f'<div class="rag-cites rag-empty">{head}</div>'
-            f'<p class="rag-hint">{esc(t("citations_empty", lang))}</p></div>'
+            f'<p class="rag-hint">{esc(t(K.citations_empty, lang))}</p></div>'
         )
     if not answer.citations:
         return (
             f'<div class="rag-cites rag-empty">{head}</div>'
-            f'<p class="rag-hint">{esc(t("no_citations", lang))}</p></div>'
+            f'<p class="rag-hint">{esc(t(K.no_citations, lang))}</p></div>'
         )
     groups = group_by_article(answer.citations)
     cards = "".join(citation_card(g, turn, lang, selected=selected) for g in groups)
@@ -352,12 +352,12 @@ def locate_passage(article: Article, c: Citation) -> tuple[int, int] | None:
 def source_html(article: Article | None, c: Citation | None, lang: str = "vi") -> str:
     """The whole cleaned article with the cited passage tinted and its quoted sentences in
     <mark>; the first mark has class rag-target (the page scrolls it into view)."""
-    head = f'<div class="rag-panel-head">{esc(t("source_viewer", lang))}</div>'
+    head = f'<div class="rag-panel-head">{esc(t(K.source_viewer, lang))}</div>'
     if c is None:
-        return f'<div class="rag-viewer rag-empty">{head}<p class="rag-hint">{esc(t("source_empty", lang))}</p></div>'
+        return f'<div class="rag-viewer rag-empty">{head}<p class="rag-hint">{esc(t(K.source_empty, lang))}</p></div>'
     if article is None:
         return (
-            f'<div class="rag-viewer">{head}<p class="rag-hint">{esc(t("source_missing", lang))}</p>'
+            f'<div class="rag-viewer">{head}<p class="rag-hint">{esc(t(K.source_missing, lang))}</p>'
             f'<blockquote class="rag-text">{highlight_html(c.text, c.start, c.highlights, target_first=True)}</blockquote></div>'
         )
     span = locate_passage(article, c)
@@ -378,7 +378,7 @@ def source_html(article: Article | None, c: Citation | None, lang: str = "vi") -
 def article_html(article: Article | None, lang: str = "vi") -> str:
     """An article on its own (the corpus tab's preview): title, source, date, cleaned text."""
     if article is None:
-        return f'<p class="rag-hint">{esc(t("selected_none", lang))}</p>'
+        return f'<p class="rag-hint">{esc(t(K.selected_none, lang))}</p>'
     meta = source_line(article.source, article.date, lang, article.site, article.byline)
     return (
         f'<div class="rag-viewer"><h3 class="rag-article-title">{esc(article.title)}</h3>'
@@ -402,15 +402,15 @@ def status_warnings(
         in_use = info.get("model_in_use")
         wanted = info.get("configured_model") or ""
         if not in_use:
-            summary = t("warn_bm25_only", lang)
+            summary = t(K.warn_bm25_only, lang)
         elif "could not be loaded" in warning or (wanted and wanted != in_use):
             wanted_name = _wanted_model(warning) or wanted
-            summary = t("warn_fallback", lang, model=short_model(in_use), wanted=wanted_name)
+            summary = t(K.warn_fallback, lang, model=short_model(in_use), wanted=wanted_name)
         else:
-            summary = t("warn_other", lang)
+            summary = t(K.warn_other, lang)
         out.append((summary, warning))
     for w in extra:
-        out.append((t("warn_rerank_off", lang), w))
+        out.append((t(K.warn_rerank_off, lang), w))
     return out
 
 
@@ -431,21 +431,21 @@ def status_html(
     model_txt = (
         f'<code title="{esc(model)}">{esc(short_model(model))}</code>'
         if model
-        else esc(t("status_none", lang))
+        else esc(t(K.status_none, lang))
     )
     if info.get("exists") and info.get("articles"):
-        size = t("status_articles", lang, n=info.get("articles", 0), chunks=info.get("chunks", 0))
+        size = t(K.status_articles, lang, n=info.get("articles", 0), chunks=info.get("chunks", 0))
     else:
-        size = t("status_empty", lang)
+        size = t(K.status_empty, lang)
     items = [
-        f"<span><b>{esc(t('status_model', lang))}:</b> {model_txt}</span>",
-        f'<span id="rag-status-size"><b>{esc(t("status_index", lang))}:</b> {esc(size)}</span>',
-        f"<span><b>{esc(t('status_mode', lang))}:</b> {esc(mode or info.get('mode') or info.get('retriever') or '')}</span>",
-        f'<span><a href="docs" target="_blank" rel="noopener">{esc(t("api_link", lang))}</a></span>',
+        f"<span><b>{esc(t(K.status_model, lang))}:</b> {model_txt}</span>",
+        f'<span id="rag-status-size"><b>{esc(t(K.status_index, lang))}:</b> {esc(size)}</span>',
+        f"<span><b>{esc(t(K.status_mode, lang))}:</b> {esc(mode or info.get('mode') or info.get('retriever') or '')}</span>",
+        f'<span><a href="docs" target="_blank" rel="noopener">{esc(t(K.api_link, lang))}</a></span>',
     ]
     warns = "".join(
         f'<details class="rag-warn"><summary>⚠ {esc(summary)} '
-        f'<span class="rag-details-label">({esc(t("details", lang))})</span></summary>'
+        f'<span class="rag-details-label">({esc(t(K.details, lang))})</span></summary>'
         f'<code class="rag-warn-detail" lang="en">{esc(detail)}</code></details>'
         for summary, detail in status_warnings(info, lang, extra_warnings)
     )
@@ -465,14 +465,14 @@ def ingest_report_markdown(report: IngestReport, lang: str = "vi") -> str:
     """What an upload did, including the re-upload case ("already indexed: nothing to do")."""
     summary = []
     if report.added:
-        summary.append("✓ " + t("ingest_added", lang, added=report.added, chunks=report.chunks))
+        summary.append("✓ " + t(K.ingest_added, lang, added=report.added, chunks=report.chunks))
     if report.unchanged:
-        summary.append("• " + t("ingest_unchanged", lang, n=report.unchanged))
+        summary.append("• " + t(K.ingest_unchanged, lang, n=report.unchanged))
     if not report.added and not report.unchanged:
-        summary.append("• " + t("ingest_nothing", lang))
+        summary.append("• " + t(K.ingest_nothing, lang))
     bullets = []
     if report.skipped:
-        summary.append("⚠ " + t("ingest_skipped", lang, n=len(report.skipped)))
+        summary.append("⚠ " + t(K.ingest_skipped, lang, n=len(report.skipped)))
         for s in report.skipped[:20]:
             where = f"{s.source}:{s.line}" if s.line else s.source
             bullets.append(f"- {md_escape(_short(where, 60))}: {md_escape(s.reason)}")
@@ -481,7 +481,7 @@ def ingest_report_markdown(report: IngestReport, lang: str = "vi") -> str:
     text = "\n\n".join(summary)
     if bullets:
         text += "\n\n" + "\n".join(bullets)
-    return text + "\n\n" + t("ingest_seconds", lang, s=report.seconds)
+    return text + "\n\n" + t(K.ingest_seconds, lang, s=report.seconds)
 
 
 def filter_articles(articles: Sequence[dict], query: str) -> list[dict]:
@@ -500,6 +500,10 @@ def filter_articles(articles: Sequence[dict], query: str) -> list[dict]:
         if all(w in hay for w in words):
             out.append(a)
     return out
+
+
+# The articles table's column headers (i18n keys), in the order of article_rows' cells.
+TABLE_HEADERS = (K.col_title, K.col_source, K.col_date, K.col_chunks, K.col_id)
 
 
 def article_rows(articles: Sequence[dict]) -> list[list]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from rag.errors import InputError
 from rag.types import Skipped
+from ui.i18n import K
 
 # What the loader reads (rag.load.SUPPORTED), plus ZIPs of those.
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".ndjson")
@@ -57,7 +58,7 @@ def check_upload(name: str, size: int, max_mb: int) -> None:
     if suffix not in UPLOAD_SUFFIXES:
         raise UploadError(
             f"{name}: file type {suffix or '(none)'} is not supported; use {ALLOWED_HELP}",
-            "upload_bad_type",
+            K.upload_bad_type,
             name=name,
             suffix=suffix or "(?)",
         )
@@ -65,7 +66,7 @@ def check_upload(name: str, size: int, max_mb: int) -> None:
         mb = f"{size / 2**20:.1f}"
         raise UploadError(
             f"{name}: {mb} MB is over the {max_mb} MB upload limit (set RAG_MAX_UPLOAD_MB)",
-            "upload_too_big",
+            K.upload_too_big,
             name=name,
             size=mb,
             limit=max_mb,
@@ -92,7 +93,7 @@ def extract_zip(
         zf = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile:
         raise UploadError(
-            f"{label}: not a valid ZIP file", "upload_bad_type", name=label, suffix=".zip"
+            f"{label}: not a valid ZIP file", K.upload_bad_type, name=label, suffix=".zip"
         ) from None
     with zf:
         members = [m for m in zf.infolist() if not m.is_dir()]
@@ -114,7 +115,7 @@ def extract_zip(
                 raise UploadError(
                     f"{label}: expands to more than {max_bytes // 2**20} MB; split it into "
                     "smaller ZIPs",
-                    "upload_too_big",
+                    K.upload_too_big,
                     name=label,
                     size=f">{max_bytes // 2**20}",
                     limit=max_bytes // 2**20,

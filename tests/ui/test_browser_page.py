@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.ui.test_browser_e2e import ask, bot_texts, css, shoot, tab, text, wait
-from ui.app import TABLE_HEADERS
 from ui.i18n import STRINGS
+from ui.render import TABLE_HEADERS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
