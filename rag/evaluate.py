@@ -816,7 +816,7 @@ def plot_recall(results: Sequence[EvalResult], path: Path) -> None:
 
 def _export_feedback(settings: Settings, out: Path) -> None:
     """The web chat's feedback as a Q&A set that `rag eval --dataset OUT` scores."""
-    from ui.feedback import export_feedback, feedback_path
+    from rag.feedback import export_feedback, feedback_path
 
     source = feedback_path(settings.index_dir)
     if not source.exists():

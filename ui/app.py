@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
+from rag.feedback import FeedbackStore, feedback_path
 from ui import render
-from ui.feedback import FeedbackStore, feedback_path
 from ui.i18n import DEFAULT_LANG, EXAMPLES, LANG_CHOICES, LANGS, gradio_words, t
 from ui.uploads import UPLOAD_SUFFIXES, UploadError, load_prepared, prepared_uploads
 

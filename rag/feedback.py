@@ -4,8 +4,8 @@ The file lives beside the index directory (``<index_dir>/../feedback.sqlite``), 
 the index is rebuilt and replaced generation by generation, and feedback must outlive that.
 
 ``export_feedback`` turns the rows into Q&A items in the format of ``eval/seeds_qa.jsonl``, so
-`rag eval` can score the pipeline on what users said. This module imports neither Gradio nor
-anything else from ui/, so rag/ can import it lazily without pulling in the web stack.
+`rag eval` can score the pipeline on what users said. The web chat (ui/) writes the ratings
+here.
 """
 
 from __future__ import annotations
