@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bm25_eval.py xquad-vi+news [--news-size 5000] [--split test]
 
 Builds (once, cached under --cache) an index without vectors from the dataset's articles, then
-scores the bm25 retriever with rag.evaluate exactly as `rag eval` does. Run it with
+scores the bm25 retriever with rag.evaluation exactly as `rag eval` does. Run it with
 PYTHONPATH pointing at an older checkout to measure the code before a change.
 """
 
@@ -22,7 +22,8 @@ def main() -> None:
     from benchmarks.quality_eval import split_items
     from embeddings.encoder import EncoderChoice
     from rag.datasets import load_dataset
-    from rag.evaluate import _evaluate, format_table
+    from rag.evaluation.report import format_table
+    from rag.evaluation.run import evaluate
     from rag.pipeline import Assistant
     from rag.settings import Settings
 
@@ -47,7 +48,7 @@ def main() -> None:
         (root / "built").write_text("ok")
     if a.split != "all":
         ds = split_items(ds, a.split)
-    res = _evaluate(assistant, ds, settings, "bm25", False, time.perf_counter())
+    res = evaluate(assistant, ds, settings, "bm25", False, time.perf_counter())
     print(f"{ds.description} ({len(ds.items)} questions)")
     print(format_table([res]))
     if a.out:

@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.answer import MEANING, MIN_COVERAGE, MIN_COVERAGE_EN, Meaning, score_sentences
 from rag.datasets import load_dataset
-from rag.evaluate import open_eval_index
+from rag.evaluation.index_cache import open_eval_index
 from rag.lexical import detect_language
 from rag.metrics import contains_answer
 from rag.settings import Settings

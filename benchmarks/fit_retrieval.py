@@ -35,7 +35,7 @@ from benchmarks.quality_eval import split_items  # noqa: E402
 from rag import fusion  # noqa: E402
 from rag import metrics as M  # noqa: E402
 from rag.datasets import load_dataset  # noqa: E402
-from rag.evaluate import eval_index_dir  # noqa: E402
+from rag.evaluation.index_cache import eval_index_dir  # noqa: E402
 from rag.lexical import detect_language  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import Settings  # noqa: E402

@@ -1,4 +1,4 @@
-"""Run rag.evaluate over datasets and runs; print one table per dataset and save JSON.
+"""Run rag.evaluation over datasets and runs; print one table per dataset and save JSON.
 
     .venv/bin/python benchmarks/quality_eval.py xquad-vi bm25,dense,hybrid [--news-size 5000]
         [--split test] [--cache /tmp/qeval] [--out benchmarks/out/NAME.json]
@@ -17,7 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rag.datasets import EvalDataset, load_dataset  # noqa: E402
-from rag.evaluate import format_table, run_compare  # noqa: E402
+from rag.evaluation.report import format_table  # noqa: E402
+from rag.evaluation.run import run_compare  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 

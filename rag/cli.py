@@ -400,14 +400,161 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
         click.echo(f"index: {manifest['index_dir']}  (rag serve --index {manifest['index_dir']})")
 
 
-def _register_eval() -> None:
-    # rag.evaluate imports nothing heavy at module level: `rag --help` stays instant.
-    from rag.evaluate import eval_command
+def _export_feedback(settings, out: Path) -> None:
+    """The web chat's feedback as a Q&A set that `rag eval --dataset OUT` scores."""
+    from rag.errors import InputError
+    from rag.feedback import feedback_path, write_feedback_set
 
-    cli.add_command(eval_command)
+    source = feedback_path(settings.index_dir)
+    if not source.exists():
+        raise InputError(f"no feedback yet at {source}: rate answers in the chat (👍/👎) first")
+    count = write_feedback_set(source, out)
+    click.echo(f"exported {count} question(s) from {source} to {out}")
 
 
-_register_eval()
+@cli.command("eval")
+@click.option(
+    "-d",
+    "--dataset",
+    default="seeds",
+    show_default=True,
+    help="seeds, seeds-chat, xquad-vi, xquad-en-vi, xquad-vi+news, or a Q&A .jsonl path.",
+)
+@click.option("--retriever", help="Retrieval mode: bm25, dense or hybrid (default: settings).")
+@click.option(
+    "--compare",
+    help="Several runs side by side, e.g. bm25,dense,hybrid or hybrid:dense_weight=0.3.",
+)
+@click.option("-k", "--top-k", type=int, help="Passages the answer reads (default 5).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Report folder (default eval/out/<timestamp>).",
+)
+@click.option("--no-report", is_flag=True, help="Print the figures only; write no files.")
+@click.option(
+    "--news-size",
+    type=int,
+    default=3000,
+    show_default=True,
+    help="Distractor news articles (xquad-vi+news).",
+)
+@click.option("--limit", type=int, help="Evaluate the first N questions only.")
+@click.option(
+    "--corpus",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Articles for a Q&A .jsonl dataset (default seeds/); repeatable.",
+)
+@click.option("--model", "embed_model", help="Embedding model (id or local folder).")
+@click.option("--chunk-size", type=int, help="Passage size in characters.")
+@click.option("--chunk-overlap", type=int, help="Overlap between passages in characters.")
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    help="Where evaluation indexes are cached (default .rag/eval).",
+)
+@click.option("--rebuild", is_flag=True, help="Rebuild the cached evaluation index.")
+@click.option(
+    "--export-feedback",
+    "export_to",
+    type=click.Path(path_type=Path),
+    help="Write the chat's thumbs up/down and corrections as a Q&A .jsonl set, then stop.",
+)
+@click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), help="Index whose feedback to export."
+)
+def eval_command(
+    dataset,
+    retriever,
+    compare,
+    top_k,
+    as_json,
+    out_dir,
+    no_report,
+    news_size,
+    limit,
+    corpus,
+    embed_model,
+    chunk_size,
+    chunk_overlap,
+    cache_dir,
+    rebuild,
+    export_to,
+    index_dir,
+) -> None:
+    """Score the assistant on a Q&A set: retrieval (Recall@1/5/10, MRR, nDCG) and answers
+    (hit, token F1, citation precision, abstention), with latency.
+
+    Prints a table and writes report.md, results.json and recall.png to --out.
+
+    \b
+    Examples:
+      rag eval
+      rag eval --dataset xquad-vi --compare bm25,dense,hybrid
+      rag eval --dataset xquad-en-vi --retriever hybrid --json
+    """
+    import shlex
+
+    from rag.datasets import load_dataset
+    from rag.errors import InputError
+    from rag.evaluation.report import format_table, results_json, write_report
+    from rag.evaluation.run import run_compare
+    from rag.evaluation.specs import apply_spec, parse_run_specs
+
+    if export_to is not None:
+        _export_feedback(_settings(index_dir=index_dir), export_to)
+        return
+    if retriever and compare:
+        raise InputError("use --retriever for one run or --compare for several, not both")
+    settings = _settings(
+        top_k=top_k,
+        embed_model=embed_model,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+    )
+    specs = parse_run_specs(compare or retriever or settings.retriever)
+    for spec in specs:
+        apply_spec(settings, spec)  # a bad run fails now, not after the index is built
+    ds = load_dataset(
+        dataset,
+        seeds_dir=settings.seeds_dir,
+        corpus=list(corpus) or None,
+        news_size=news_size,
+        limit=limit,
+    )
+
+    def log(msg: str) -> None:
+        click.echo(msg, err=True)
+
+    click.echo(f"{ds.description}", err=True)
+    results = run_compare(
+        ds, settings, specs, cache_dir=cache_dir, rebuild=rebuild, progress=True, log=log
+    )
+    command = "rag " + shlex.join(sys.argv[1:]) if sys.argv[1:] else None
+    paths = {}
+    if not no_report:
+        out = out_dir or Path("eval") / "out" / time.strftime("%Y%m%d-%H%M%S")
+        paths = write_report(results, out, command=command)
+    if as_json:
+        summary = results_json(results, command)
+        summary["runs"] = [r.to_dict(questions=False) for r in results]
+        summary["report"] = {k: str(v) for k, v in paths.items()}
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    click.echo(format_table(results))
+    warning = results[0].model.get("warning")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    for r in results:
+        if list(r.modes_used) != [r.retriever]:
+            used = ", ".join(r.modes_used)
+            click.echo(f"warning: run {r.run} used {used} retrieval", err=True)
+    if paths:
+        click.echo(f"report: {paths['markdown']}  figures: {paths['json']}")
 
 
 def main() -> None:

@@ -15,15 +15,11 @@ from click.testing import CliRunner
 
 from rag.datasets import QAItem, load_dataset
 from rag.errors import InputError
-from rag.evaluate import (
-    RunSpec,
-    apply_spec,
-    open_eval_index,
-    parse_run_specs,
-    run_compare,
-    score_question,
-    write_report,
-)
+from rag.evaluation.index_cache import open_eval_index
+from rag.evaluation.report import write_report
+from rag.evaluation.run import run_compare
+from rag.evaluation.scoring import Gold, score_question
+from rag.evaluation.specs import RunSpec, apply_spec, parse_run_specs
 from rag.settings import Settings
 from rag.types import Answer, Chunk, Citation, Hit
 
@@ -246,8 +242,6 @@ def _answer(text: str, found: bool, cited: list[tuple[str, str]]) -> Answer:
 
 
 def test_score_question_gold_rule_ties_and_citations():
-    from rag.evaluate import _Gold
-
     item = QAItem("q1", "Ký ngày nào?", ("19/6",), ("g",), "vi")
     hits = [
         _hit("x", 0, "ký ngày 19/6", 3.0, 0),  # has the answer, not a gold article
@@ -255,7 +249,7 @@ def test_score_question_gold_rule_ties_and_citations():
         _hit("y", 0, "ký ngày 19/6", 2.0, 2, also=["g"]),  # collapsed duplicate of gold
     ]
     answer = _answer("Hai bên ký ngày 19/6 [1].", True, [("y", "ký ngày 19/6"), ("z", "khác")])
-    q = score_question(item, hits, answer, _Gold(1, False), 0.01, 0.002)
+    q = score_question(item, hits, answer, Gold(1, False), 0.01, 0.002)
     assert [p.relevant for p in q.retrieved] == [False, False, True]
     # Ranks 2 and 3 tie: the relevant one is at rank 2 or 3 with equal chance.
     assert q.recall[0] == 0.0 and q.recall[1] == pytest.approx(0.5) and q.recall[2] == 1.0
@@ -265,12 +259,10 @@ def test_score_question_gold_rule_ties_and_citations():
 
 
 def test_score_question_fallback_and_unanswerable():
-    from rag.evaluate import _Gold
-
     item = QAItem("q2", "Ai?", ("không có trong bài",), ("g",), "vi")
     hits = [_hit("x", 0, "abc", 1.0, 0), _hit("g", 0, "đoạn bất kỳ", 0.5, 1)]
     # No gold passage holds the answer: any passage of the gold article is relevant.
-    q = score_question(item, hits, _answer("không", False, []), _Gold(2, True), 0.0, 0.0)
+    q = score_question(item, hits, _answer("không", False, []), Gold(2, True), 0.0, 0.0)
     assert [p.relevant for p in q.retrieved] == [False, True]
     assert q.hit is False and q.f1 == 0.0 and q.citation_precision is None and q.failed
 

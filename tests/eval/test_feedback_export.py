@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from rag.cli import cli
-from ui.feedback import FeedbackStore, feedback_path
+from rag.feedback import FeedbackStore, feedback_path
 
 
 def test_export_then_evaluate(seeded_assistant, tmp_path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from rag.datasets import load_dataset
-from rag.evaluate import run_compare
+from rag.evaluation import run_compare
 from rag.settings import Settings
 
 # Measured on the seeds (81 answerable, 10 unanswerable questions), default settings, with

@@ -1,10 +1,10 @@
-"""👍/👎 on the chat's answers and the optional correction, stored in ui.feedback's file."""
+"""👍/👎 on the chat's answers and the optional correction, stored by rag.feedback."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ui.feedback import FeedbackStore, feedback_path
+from rag.feedback import FeedbackStore, feedback_path
 from ui.i18n import K, t
 
 if TYPE_CHECKING:

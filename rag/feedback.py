@@ -4,8 +4,8 @@ The file lives beside the index directory (``<index_dir>/../feedback.sqlite``), 
 the index is rebuilt and replaced generation by generation, and feedback must outlive that.
 
 ``export_feedback`` turns the rows into Q&A items in the format of ``eval/seeds_qa.jsonl``, so
-`rag eval` can score the pipeline on what users said. This module imports neither Gradio nor
-anything else from ui/, so rag/ can import it lazily without pulling in the web stack.
+`rag eval` can score the pipeline on what users said (``write_feedback_set`` writes them as a
+.jsonl file: `rag eval --export-feedback`). The web chat (ui/) writes the ratings here.
 """
 
 from __future__ import annotations
@@ -165,6 +165,19 @@ def export_feedback(path: Path) -> list[dict]:
             }
         )
     return items
+
+
+def write_feedback_set(source: Path, out: Path) -> int:
+    """Write the Q&A items of the feedback file ``source`` to ``out`` as JSON lines (replacing
+    it at once, never half-written); returns how many."""
+    items = export_feedback(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(
+        "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8"
+    )
+    tmp.replace(out)
+    return len(items)
 
 
 def strip_citation_marks(text: str) -> str:

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from rag.feedback import FeedbackStore, export_feedback, feedback_path
 from rag.types import Answer, Citation
-from ui.feedback import FeedbackStore, export_feedback, feedback_path
 
 
 def answer(question: str, text: str, passage: str, article_id: str = "art1") -> Answer:
