@@ -1,4 +1,7 @@
-"""The `rag` command: ingest, ask, serve, info (and eval, embed).
+"""The `rag` command: ingest, ask, serve, info, index optimize, eval, embed.
+
+One module on purpose, though long: it is the one entry point and the one composition root,
+and each command is its options and help plus a few lines handing over to the pipeline.
 
 Imports of the pipeline happen inside each command, so `rag --help` answers at once. Every
 RagError becomes one line on stderr and a non-zero exit; a traceback means a bug, not a user
