@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import fusion
-from rag.lexical import BM25Index, detect_language, idf_weights, query_terms, top_k
+from rag.bm25 import BM25Index, idf_weights, top_k
 from rag.store import Snapshot
+from rag.tokens import detect_language, query_terms
 from rag.types import Hit
 
 log = logging.getLogger(__name__)

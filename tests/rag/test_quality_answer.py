@@ -11,7 +11,7 @@ from rag.answer import (
     split_question,
     states_count,
 )
-from rag.lexical import query_terms
+from rag.tokens import query_terms
 from rag.types import Chunk, Hit
 
 PASSAGE = (

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from rag.answer import compose, question_type
+from rag.bm25 import BM25Index
 from rag.chat import rewrite
 from rag.dedup import collapse
-from rag.lexical import (
-    BM25Index,
+from rag.tokens import (
     detect_language,
     document_tokens,
     fold_accents,

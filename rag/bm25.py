@@ -1,0 +1,345 @@
+"""BM25 over segment postings, scored as bm25s scores (rag.bm25s_adapter holds how).
+
+A segment's passages are saved as Postings (raw term counts, no scores); BM25Index scores one or
+more of them with the statistics of the whole collection, so that the scores of an index cut into
+segments, with deleted passages, equal those of one index over the same live passages. The tokens
+are rag.tokens': document_tokens() for passages, query_terms() for questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag import bm25s_adapter
+from rag.tokens import FOLD_PREFIX, document_tokens, query_terms
+
+# Fitted on the tuning split of xquad-vi (benchmarks/fit_retrieval.py; see eval/README.md).
+BM25_K1 = 0.9
+BM25_B = 0.4
+
+
+class _Vocabulary(dict):
+    """token -> id, a new token getting the next id."""
+
+    def __missing__(self, token: str) -> int:
+        i = self[token] = len(self)
+        return i
+
+
+def _term_key(token: str) -> int:
+    """A term's 64-bit key: each segment's vocabulary is a sorted array of keys (looked up by
+    binary search, loaded without building a dict), the terms' UTF-8 kept beside them to
+    confirm a match."""
+    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "little")
+
+
+_PARTS = ("keys", "terms", "term_offsets", "indptr", "docs", "tfs", "lengths")
+
+
+class Postings:
+    """One segment's inverted index: raw term frequencies, no scores. Scores depend on the
+    statistics of the whole collection (document count, mean length, document frequencies),
+    which change as segments come and go, so they are computed at query time (BM25Index).
+
+    Arrays (saved as .npy, no pickles): ``keys`` (uint64, sorted) and ``terms`` (UTF-8 bytes,
+    split by ``term_offsets``) name the terms; ``indptr`` cuts ``docs`` (int32, ascending per
+    term) and ``tfs`` (int32) into each term's postings; ``lengths`` (int64) is each passage's
+    token count."""
+
+    def __init__(self, keys, terms, term_offsets, indptr, docs, tfs, lengths) -> None:
+        self.keys = keys
+        self.terms = terms
+        self.term_offsets = term_offsets
+        self.indptr = indptr
+        self.docs = docs
+        self.tfs = tfs
+        self.lengths = lengths
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    def column(self, term: str) -> int | None:
+        """The column of ``term``, or None."""
+        key = np.uint64(_term_key(term))
+        raw = term.encode()
+        i = int(np.searchsorted(self.keys, key))
+        while i < len(self.keys) and self.keys[i] == key:
+            a, b = int(self.term_offsets[i]), int(self.term_offsets[i + 1])
+            if self.terms[a:b].tobytes() == raw:
+                return i
+            i += 1
+        return None
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(docs, tfs) of ``term``; None when no passage of the segment holds it."""
+        j = self.column(term)
+        if j is None:
+            return None
+        s = slice(int(self.indptr[j]), int(self.indptr[j + 1]))
+        return self.docs[s], self.tfs[s]
+
+    def vocabulary(self) -> list[str]:
+        blob, off = self.terms.tobytes(), self.term_offsets.tolist()
+        return [blob[off[i] : off[i + 1]].decode() for i in range(len(self.keys))]
+
+    @classmethod
+    def from_counts(cls, tokens: list[str], ids, tfs, nnz, lengths) -> Postings:
+        """From (token id, count) pairs passage after passage: ``tokens`` names the ids,
+        ``nnz`` counts each passage's distinct tokens, ``lengths`` its tokens."""
+        ids = np.asarray(ids, dtype=np.int64)
+        keys = np.fromiter((_term_key(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+        order = np.argsort(keys, kind="stable")
+        rank = np.empty(len(tokens), dtype=np.int64)
+        rank[order] = np.arange(len(tokens))
+        cols = rank[ids]
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int32), np.asarray(nnz, dtype=np.int64))
+        # Column-major, passages ascending within a column (entries already come in row order).
+        by_col = np.argsort(cols, kind="stable")
+        indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(cols, minlength=len(tokens)), out=indptr[1:])
+        encoded = [tokens[i].encode() for i in order]
+        term_offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=term_offsets[1:])
+        return cls(
+            keys[order],
+            np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
+            term_offsets,
+            indptr,
+            rows[by_col],
+            np.asarray(tfs, dtype=np.int32)[by_col],
+            np.asarray(lengths, dtype=np.int64),
+        )
+
+    @classmethod
+    def build(cls, docs: Iterable[str | tuple[str, str]]) -> Postings:
+        """``docs``: passages as text, or as (title, text) to give the title its weight; any
+        iterable (a SQLite cursor streams). Each passage becomes (token id, count) pairs as it
+        comes, so memory holds the vocabulary and two int32 per distinct token of a passage,
+        never the token lists. A passage without tokens counts as bm25s counts it (one "")."""
+        vocab = _Vocabulary()
+        ids = array("i")
+        tfs = array("i")
+        nnz = array("q")
+        lengths = array("q")
+        for d in docs:
+            tokens = (
+                document_tokens(*d) if isinstance(d, tuple) else document_tokens("", d)
+            ) or list(bm25s_adapter.EMPTY_DOCUMENT)
+            counts = Counter(map(vocab.__getitem__, tokens))
+            ids.extend(counts.keys())
+            tfs.extend(counts.values())
+            nnz.append(len(counts))
+            lengths.append(len(tokens))
+        return cls.from_counts(
+            list(vocab),
+            np.frombuffer(ids, dtype=np.int32),
+            np.frombuffer(tfs, dtype=np.int32),
+            np.frombuffer(nnz, dtype=np.int64),
+            np.frombuffer(lengths, dtype=np.int64),
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[tuple[Postings, np.ndarray | None]]) -> Postings:
+        """One segment's postings from several, in order, keeping the passages where the mask
+        is True (None: all): what a merge of segments writes, without tokenizing again."""
+        vocab = _Vocabulary()
+        ids, tfs, nnz, lengths = [], [], [], []
+        for p, keep in parts:
+            n = p.size
+            keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+            new_doc = np.cumsum(keep) - 1
+            col_of = np.array([vocab[t] for t in p.vocabulary()], dtype=np.int64)
+            cols = np.repeat(col_of, np.diff(p.indptr))
+            live = keep[p.docs]
+            docs = new_doc[p.docs[live]]
+            cols, tf = cols[live], p.tfs[live]
+            # Back to passage order (the source is column-major).
+            order = np.lexsort((cols, docs))
+            ids.append(cols[order])
+            tfs.append(tf[order])
+            nnz.append(np.bincount(docs, minlength=int(keep.sum())))
+            lengths.append(p.lengths[keep])
+
+        def cat(xs, t):
+            return np.concatenate(xs).astype(t) if xs else np.zeros(0, t)
+
+        return cls.from_counts(
+            list(vocab),
+            cat(ids, np.int64),
+            cat(tfs, np.int32),
+            cat(nnz, np.int64),
+            cat(lengths, np.int64),
+        )
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in _PARTS:
+            with open(directory / f"{name}.npy", "wb") as fh:
+                np.save(fh, getattr(self, name), allow_pickle=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> Postings:
+        arrays = [np.load(directory / f"{n}.npy", allow_pickle=False) for n in _PARTS]
+        p = cls(*arrays)
+        v = len(p.keys)
+        if (
+            len(p.indptr) != v + 1
+            or len(p.term_offsets) != v + 1
+            or len(p.docs) != len(p.tfs)
+            or (v and int(p.indptr[-1]) != len(p.docs))
+            or (len(p.docs) and int(p.docs.max()) >= p.size)
+        ):
+            raise ValueError(f"inconsistent postings in {directory}")
+        return p
+
+
+class BM25Index:
+    """BM25 ("lucene" variant, bm25s's formulas and float operations) over the postings of
+    one or more segments, with the statistics of the whole collection: document count, mean
+    length and document frequencies summed over the live passages of every segment, deleted
+    passages left out. Scores for all positions come back as one array (deleted positions
+    score 0), so that fusion can combine them with dense scores, and they equal, float for
+    float, what a single index over the same live passages gives.
+
+    ``parts``: (postings, deleted mask or None), in position order: part i's passages follow
+    part i-1's."""
+
+    def __init__(
+        self,
+        parts: Sequence[tuple[Postings, np.ndarray | None]] = (),
+        k1: float = BM25_K1,
+        b: float = BM25_B,
+    ) -> None:
+        self.k1, self.b = k1, b
+        self._parts = []
+        offset = 0
+        total_len = 0
+        live = 0
+        for p, deleted in parts:
+            if deleted is not None and not deleted.any():
+                deleted = None
+            self._parts.append([p, offset, deleted, None])
+            offset += p.size
+            keep = p.lengths if deleted is None else p.lengths[~deleted]
+            total_len += int(keep.sum())
+            live += len(keep)
+        self._span = offset
+        self.live = live
+        self._avg_len = bm25s_adapter.mean_length(total_len, live)
+        for part in self._parts:
+            part[3] = bm25s_adapter.length_norms(part[0].lengths, self._avg_len, k1, b)
+
+    @classmethod
+    def build(
+        cls, docs: Iterable[str | tuple[str, str]], k1: float = BM25_K1, b: float = BM25_B
+    ) -> BM25Index:
+        """A one-segment index of ``docs`` (see Postings.build)."""
+        p = Postings.build(docs)
+        return cls([(p, None)] if p.size else [], k1, b)
+
+    @property
+    def size(self) -> int:
+        """Positions scored (live and deleted passages)."""
+        return self._span
+
+    def _live_postings(self, term: str):
+        """[(offset, docs, tfs, part)] of the live passages holding ``term``."""
+        out = []
+        for part in self._parts:
+            p, offset, deleted, _ = part
+            found = p.postings(term)
+            if found is None:
+                continue
+            docs, tfs = found
+            if deleted is not None:
+                keep = ~deleted[docs]
+                docs, tfs = docs[keep], tfs[keep]
+            if len(docs):
+                out.append((offset, docs, tfs, part))
+        return out
+
+    def df(self, term: str) -> int:
+        return sum(len(d) for _, d, _, _ in self._live_postings(term))
+
+    def known(self, terms: Iterable[str]) -> set[str]:
+        """The terms that some indexed (live) passage contains."""
+        return {t for t in terms if self._live_postings(t)}
+
+    def idf(self, df: int) -> np.float32:
+        """bm25s's lucene idf, computed by bm25s's own function (math.log), as float32."""
+        return bm25s_adapter.lucene_idf(df, self.live)
+
+    def scores(self, query: str | dict[str, float]) -> np.ndarray:
+        """BM25 score of every position for ``query`` (a question, or the weighted terms of
+        query_terms), float32 in position order."""
+        n = self._span
+        if not self.live:
+            return np.zeros(n, dtype=np.float32)
+        terms = query_terms(query) if isinstance(query, str) else query
+        rows, vals = [], []
+        for t, w in terms.items():
+            if w <= 0:
+                continue
+            found = self._live_postings(t)
+            if not found:
+                continue
+            idf = self.idf(sum(len(d) for _, d, _, _ in found))
+            for offset, docs, tfs, part in found:
+                data = bm25s_adapter.term_scores(idf, tfs, part[3][docs])
+                rows.append(docs.astype(np.int64) + offset)
+                vals.append(data * np.float32(w))
+        if not rows:
+            return np.zeros(n, dtype=np.float32)
+        return np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=n).astype(
+            np.float32
+        )
+
+    def save(self, directory: Path) -> None:
+        """Save a one-segment index (what a segment holds)."""
+        if len(self._parts) > 1:
+            raise ValueError("only a one-segment BM25 index is saved; merge the postings first")
+        if self._parts:
+            self._parts[0][0].save(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> BM25Index:
+        if not (directory / "keys.npy").exists():
+            return cls([])
+        return cls([(Postings.load(directory), None)])
+
+
+def top_k(scores: np.ndarray, k: int, min_score: float = 0.0) -> list[tuple[int, float]]:
+    """Indices and values of the k best scores above min_score, best first, ties by index."""
+    if scores.size == 0 or k <= 0:
+        return []
+    k = min(k, scores.size)
+    idx = np.argpartition(-scores, k - 1)[:k]
+    idx = idx[np.lexsort((idx, -scores[idx]))]
+    return [(int(i), float(scores[i])) for i in idx if scores[i] > min_score]
+
+
+def idf_weights(index: BM25Index, tokens: Iterable[str]) -> dict[str, float]:
+    """BM25 idf of each token over the indexed passages (unknown tokens get the maximum:
+    a word no passage contains is as informative as a word can be)."""
+    toks = list(dict.fromkeys(tokens))
+    n = index.live
+    max_idf = float(np.log(1 + (n + 0.5) / 0.5)) if n else 1.0
+    if not n:
+        return dict.fromkeys(toks, 1.0)
+    out = {}
+    for t in toks:
+        df = index.df(t)
+        if df == 0:
+            # An unseen bigram is usually a chance junction of two words, not a term, and an
+            # unseen folded form is a word folding leaves as it is: no weight for either.
+            out[t] = 0.0 if "_" in t or t.startswith(FOLD_PREFIX) else max_idf
+            continue
+        out[t] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+    return out
