@@ -72,7 +72,7 @@ class Counted:
 
 class Segment(Counted):
     """One immutable segment of the index, loaded: its SQLite rows (row = position in the
-    segment), FAISS vectors (None for a BM25-only index) and BM25 postings. Segments are shared
+    segment), vectors (``faiss``: a VectorIndex; None for a BM25-only index) and BM25 postings. Segments are shared
     by the snapshots that list them (a new generation reuses the loaded segments of the one
     before), so their lifetime is counted: each snapshot holds one reference
     (acquire()/release()), and the SQLite connection, FAISS and postings are dropped when the
