@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.fit_retrieval import collect, open_evaluation, score  # noqa: E402
 from benchmarks.quality_eval import split_items  # noqa: E402
 from rag import fusion  # noqa: E402
-from rag.lexical import query_terms, tokenize  # noqa: E402
 from rag.sentences import split_sentences  # noqa: E402
+from rag.tokens import query_terms, tokenize  # noqa: E402
 
 NAMES = ("lexical", "sentence", "local", "pcov", "plocal", "pair")
 GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0)

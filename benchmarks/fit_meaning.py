@@ -21,10 +21,10 @@ import numpy as np
 from rag.answer import MEANING, MIN_COVERAGE, MIN_COVERAGE_EN, Meaning, score_sentences
 from rag.datasets import load_dataset
 from rag.evaluation.index_cache import open_eval_index
-from rag.lexical import detect_language
 from rag.metrics import contains_answer
 from rag.settings import Settings
 from rag.similarity import SentenceSimilarity
+from rag.tokens import detect_language
 
 
 def features(assistant, items, top_k: int):

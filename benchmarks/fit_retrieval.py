@@ -36,9 +36,9 @@ from rag import fusion  # noqa: E402
 from rag import metrics as M  # noqa: E402
 from rag.datasets import load_dataset  # noqa: E402
 from rag.evaluation.index_cache import eval_index_dir  # noqa: E402
-from rag.lexical import detect_language  # noqa: E402
 from rag.pipeline import Assistant  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.tokens import detect_language  # noqa: E402
 
 
 def collect(retriever, snapshot, items, mode):

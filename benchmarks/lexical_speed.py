@@ -64,6 +64,16 @@ def old_modules(rev: str) -> tuple[types.ModuleType, types.ModuleType]:
     return load("old_lexical", "rag/lexical.py"), load("old_fusion", "rag/fusion.py")
 
 
+def current_lexical() -> types.SimpleNamespace:
+    """Today's lexical side (rag.tokens and rag.bm25) under the names the old rag.lexical had."""
+    import rag.bm25
+    import rag.tokens
+
+    return types.SimpleNamespace(
+        **vars(rag.tokens), **{k: v for k, v in vars(rag.bm25).items() if not k.startswith("__")}
+    )
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM: reset by exec, unlike ru_maxrss, which a
     child started by subprocess inherits from its parent's fork)."""
@@ -89,7 +99,7 @@ def build_child(which: str, index: str, n: int, rev: str) -> None:
     if which == "old":
         lexical, _ = old_modules(rev)
     else:
-        import rag.lexical as lexical
+        lexical = current_lexical()
     base = peak_rss_mb()
     t0 = time.perf_counter()
     index_ = lexical.BM25Index.build(iter(docs))
@@ -122,7 +132,8 @@ def main() -> None:
     import numpy as np
 
     import rag.fusion as new_fusion
-    import rag.lexical as new_lexical
+
+    new_lexical = current_lexical()
 
     old_lexical, old_fusion = old_modules(args.baseline)
     docs = passages(args.index, max(args.n, 5000))

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.fusion import coverage_terms, sentence_tokens
-from rag.lexical import detect_language, fold_accents, normalize, syllables
 from rag.query import Query, as_query
 from rag.sentences import split_sentences
+from rag.tokens import detect_language, fold_accents, normalize, syllables
 from rag.types import Answer, Citation, Hit
 
 NOT_FOUND = {
@@ -25,7 +25,7 @@ NOT_FOUND = {
 # Below this share of the question's idf weight covered by the best sentence, abstain.
 # Calibrated on the tuning half of eval/seeds_qa.jsonl (odd ids): the best hit + abstention.
 MIN_COVERAGE = 0.35
-# English questions meet Vietnamese passages only through names and numbers (rag.lexical
+# English questions meet Vietnamese passages only through names and numbers (rag.tokens
 # EN_OTHER_WEIGHT), so even a right sentence covers less of them: a threshold of their own,
 # set between the covers of the answerable and unanswerable English tuning questions.
 MIN_COVERAGE_EN = 0.22

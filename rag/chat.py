@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.lexical import fold_accents, normalize
+from rag.tokens import fold_accents, normalize
 
 _ELLIPSIS = [
     re.compile(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rag.lexical import syllables
+from rag.tokens import syllables
 from rag.types import Hit
 
 DUP_THRESHOLD = 0.5

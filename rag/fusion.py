@@ -27,9 +27,9 @@ from itertools import pairwise
 
 import numpy as np
 
-from rag.lexical import FOLD_PREFIX, fold_accents, token_runs, tokenize
 from rag.query import QUESTION_WORDS
 from rag.sentences import split_sentences
+from rag.tokens import FOLD_PREFIX, fold_accents, token_runs, tokenize
 
 RERANK_DEPTH = 30
 DENSE_DEPTH = 10
@@ -112,7 +112,7 @@ def sentence_tokens(text: str, folded: bool = False) -> list[set[str]]:
 
 @lru_cache(maxsize=2048)
 def _sentence_runs(text: str) -> tuple[tuple[frozenset[str], tuple[str, ...]], ...]:
-    """Per sentence of ``text``: its syllables, and its runs (rag.lexical.token_runs: the
+    """Per sentence of ``text``: its syllables, and its runs (rag.tokens.token_runs: the
     tokens that bigrams join). Cached by text: the passages that come back for one question
     come back for the next ones on the same subject, and for every mode of an evaluation
     (2048 passages of ~900 characters: some 25 MB at most)."""

@@ -93,7 +93,7 @@ def checked_answer(
         return None, ["the LLM endpoint sent an empty reply"]
     if text.strip(". ").upper() == NOT_FOUND_TOKEN:
         from rag.answer import NOT_FOUND
-        from rag.lexical import detect_language
+        from rag.tokens import detect_language
 
         not_found = NOT_FOUND[detect_language(question)]
         return Answer(question, not_found, False, mode=mode, model=model), warnings

@@ -4,7 +4,7 @@ Text matching
 -------------
 ``normalize_tokens`` is the one definition of "the same words" for every answer metric and for
 the gold-passage rule. It is kept here, apart from the retriever's own normalization in
-``rag.lexical``, on purpose: the yardstick must not move when the retriever's tokenizer changes.
+``rag.tokens``, on purpose: the yardstick must not move when the retriever's tokenizer changes.
 It applies NFC, unifies quotes and dashes, lower-cases, puts Vietnamese tone marks in one place
 ("hoà" = "hòa", "thuý" = "thúy"), joins thousands separators ("1.000" = "1,000" = "1000"), and
 keeps words and numbers as tokens (other punctuation, "%" included, separates tokens).

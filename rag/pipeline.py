@@ -46,7 +46,7 @@ class Assistant:
         questions may be encoded by the torch-free export of the model (embeddings.light)."""
         self.settings = settings
         self.queries_only = queries_only
-        self.store = Store(settings.index_dir)
+        self.store = Store(settings.index_dir, faiss_threshold=settings.faiss_threshold)
         self._snapshots = SnapshotHolder(self.store)
         self._choice = None
         self._backend_encoder = None  # (encoder, the same run by settings.embed_backend)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from rag.errors import InputError
-from rag.lexical import detect_language, fold_accents, normalize, query_terms
+from rag.tokens import detect_language, fold_accents, normalize, query_terms
 
 if TYPE_CHECKING:
     import numpy as np
@@ -162,7 +162,7 @@ def split_question(question: str) -> list[str]:
 @dataclass(frozen=True)
 class Query:
     """A question as every stage reads it. ``terms``: BM25 terms and their weights
-    (rag.lexical.query_terms); ``kind``: number, date, place, person, list or other;
+    (rag.tokens.query_terms); ``kind``: number, date, place, person, list or other;
     ``grain``: day, year or any (date questions); ``counted``: what a "bao nhiêu" question
     counts; ``focus``: its own verbs and common nouns (Vietnamese questions); ``words``: its
     normalized words; ``parts``: the questions of a compound question (empty for one);

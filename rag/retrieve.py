@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag import fusion
-from rag.lexical import BM25Index, idf_weights, top_k
+from rag.bm25 import BM25Index, idf_weights, top_k
 from rag.query import Query, as_query
 from rag.settings import RETRIEVER_MODES
 from rag.store import Snapshot

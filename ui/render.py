@@ -487,7 +487,7 @@ def ingest_report_markdown(report: IngestReport, lang: str = "vi") -> str:
 def filter_articles(articles: Sequence[dict], query: str) -> list[dict]:
     """Articles whose title, source or id contain every word of ``query`` (case and accents
     ignored, so "hiep uoc" finds "Hiệp ước")."""
-    from rag.lexical import fold_accents
+    from rag.tokens import fold_accents
 
     words = fold_accents(query.lower()).split()
     if not words:

@@ -11,7 +11,8 @@ import pytest
 
 from embeddings.batch import EmbedJob, build_index, run_job
 from rag.errors import InputError
-from rag.store import HNSW_THRESHOLD, Store, faiss_threshold, make_faiss_index
+from rag.settings import Settings
+from rag.store import HNSW_THRESHOLD, Store, make_faiss_index
 
 
 def clustered_unit_vectors(n: int, dim: int, clusters: int, seed: int) -> np.ndarray:
@@ -24,19 +25,26 @@ def clustered_unit_vectors(n: int, dim: int, clusters: int, seed: int) -> np.nda
     return x.astype(np.float32)
 
 
-def test_kind_by_size(monkeypatch):
-    monkeypatch.delenv("RAG_FAISS_THRESHOLD", raising=False)
-    assert faiss_threshold() == HNSW_THRESHOLD
+def test_kind_by_size(tmp_path, monkeypatch):
+    assert Settings.load(env={}).faiss_threshold == HNSW_THRESHOLD
     assert make_faiss_index(8, HNSW_THRESHOLD - 1)[1] == "flat"
     assert make_faiss_index(8, HNSW_THRESHOLD)[1] == "hnsw"
-    monkeypatch.setenv("RAG_FAISS_THRESHOLD", "1000")
-    assert make_faiss_index(8, 999)[1] == "flat"
-    index, kind = make_faiss_index(8, 1000)
+    assert Settings.load(env={"RAG_FAISS_THRESHOLD": "1000"}).faiss_threshold == 1000
+    assert make_faiss_index(8, 999, threshold=1000)[1] == "flat"
+    index, kind = make_faiss_index(8, 1000, threshold=1000)
     assert kind == "hnsw" and index.hnsw.efSearch >= 96
     assert make_faiss_index(8, 10**9, "flat")[1] == "flat"  # an explicit kind wins
+    with pytest.raises(InputError, match="RAG_FAISS_THRESHOLD"):
+        Settings.load(env={"RAG_FAISS_THRESHOLD": "many"})
+    # A Store made without Settings (rag embed --build-index) reads the same setting.
+    monkeypatch.delenv("RAG_FAISS_THRESHOLD", raising=False)
+    assert Store(tmp_path).faiss_threshold == HNSW_THRESHOLD
+    monkeypatch.setenv("RAG_FAISS_THRESHOLD", "1000")
+    assert Store(tmp_path).faiss_threshold == 1000
+    assert Store(tmp_path, faiss_threshold=5).faiss_threshold == 5
     monkeypatch.setenv("RAG_FAISS_THRESHOLD", "many")
     with pytest.raises(InputError, match="RAG_FAISS_THRESHOLD"):
-        make_faiss_index(8, 10)
+        Store(tmp_path).faiss_threshold  # noqa: B018
 
 
 def test_hnsw_recall_at_10_against_exact_search():
@@ -61,7 +69,6 @@ def test_build_index_records_the_choice_and_searches_like_exact(
     """Above the threshold --build-index writes HNSW (kind and parameters in the manifest) and
     its answers are those of the exact index built from the same shards."""
     from rag.pipeline import Assistant
-    from rag.settings import Settings
 
     job = EmbedJob(
         inputs=(str(corpus_jsonl),),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rag.bm25 import BM25Index
 from rag.crosslingual import vietnamese_forms
-from rag.lexical import BM25Index, query_terms
+from rag.tokens import query_terms
 
 
 def test_country_and_city_names_map_to_their_vietnamese_forms():

@@ -14,28 +14,26 @@ import sys
 import unicodedata
 from pathlib import Path
 
-import bm25s
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag import fusion
+from rag.bm25 import BM25_B, BM25_K1, BM25Index
+from rag.bm25s_adapter import Reference
 from rag.chunk import chunk_text
-from rag.lexical import (
+from rag.sentences import split_sentences
+from rag.tokens import (
     _QUOTES,
     _TONE_MARKS,
-    BM25_B,
-    BM25_K1,
     FOLD_PREFIX,
     TITLE_WEIGHT,
-    BM25Index,
     document_tokens,
     fold_accents,
     normalize,
     query_terms,
     tokenize,
 )
-from rag.sentences import split_sentences
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,29 +85,9 @@ def ref_coverage(shares: dict[str, float], texts: list[str]) -> np.ndarray:
     return out
 
 
-def ref_bm25(docs: list[tuple[str, str]]) -> bm25s.BM25:
-    model = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-    model.index([ref_document_tokens(*d) or [""] for d in docs], show_progress=False)
-    return model
-
-
-def ref_scores(model: bm25s.BM25, terms: dict[str, float]) -> np.ndarray:
-    """Weighted BM25 scores read off bm25s's own term -> (passage, score) matrix."""
-    vocab, sc = model.vocab_dict, model.scores
-    n = int(sc["num_docs"])
-    rows, vals = [], []
-    for t, w in terms.items():
-        i = vocab.get(t)
-        if i is None or w <= 0 or i + 1 >= len(sc["indptr"]):
-            continue
-        c = slice(int(sc["indptr"][i]), int(sc["indptr"][i + 1]))
-        rows.append(sc["indices"][c])
-        vals.append(sc["data"][c] * np.float32(w))
-    if not rows:
-        return np.zeros(n, dtype=np.float32)
-    return np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=n).astype(
-        np.float32
-    )
+def ref_bm25(docs: list[tuple[str, str]]) -> Reference:
+    """bm25s's own index over the reference tokens (read through rag.bm25s_adapter)."""
+    return Reference((ref_document_tokens(*d) for d in docs), k1=BM25_K1, b=BM25_B)
 
 
 # ---- data -----------------------------------------------------------------------------------
@@ -190,7 +168,7 @@ def test_old_tone_placements_still_move():
 
 
 def test_the_unicode_facts_the_fast_normalize_relies_on():
-    """rag.lexical._old_tone_words: checked over every code point, not assumed."""
+    """rag.tokens._old_tone_words: checked over every code point, not assumed."""
     letter = re.compile(r"[^\W\d_]")
     toned_outside = []
     bad_letters = []
@@ -253,25 +231,25 @@ def test_streamed_bm25_scores_equal_the_bm25s_build(tmp_path):
     built = BM25Index.build(iter(docs))  # a one-pass iterable, as a SQLite cursor is
     assert built.size == len(docs)
     (postings,) = [p for p, *_ in built._parts]
-    assert set(postings.vocabulary()) == set(reference.vocab_dict)
+    assert set(postings.vocabulary()) == reference.vocabulary()
     built.save(tmp_path)
     loaded = BM25Index.load(tmp_path)
     questions = seed_questions()
     for q in questions + [p[1][:60] for p in docs[::7]]:
         terms = query_terms(q)
-        expected = ref_scores(reference, terms)
+        expected = reference.weighted_scores(terms)
         assert np.array_equal(built.scores(terms), expected), q
         assert np.array_equal(loaded.scores(terms), expected), q
     # Every term's postings: the same passages, and each one alone scores as bm25s does.
-    ref_sc = reference.scores
-    for term, i in reference.vocab_dict.items():
-        if i + 1 >= len(ref_sc["indptr"]):
+    for term in reference.vocabulary():
+        found = reference.postings(term)
+        if found is None:
             continue  # bm25s's "" without a column
-        a = slice(ref_sc["indptr"][i], ref_sc["indptr"][i + 1])
+        ref_docs, ref_scores = found
         docs_, _ = postings.postings(term)
-        assert np.array_equal(ref_sc["indices"][a], docs_), term
+        assert np.array_equal(ref_docs, docs_), term
         got = built.scores({term: 1.0})[docs_]
-        assert ref_sc["data"][a].tobytes() == got.tobytes(), term
+        assert ref_scores.tobytes() == got.tobytes(), term
 
 
 def test_empty_bm25_build():

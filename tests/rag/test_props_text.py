@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from rag.answer import FROM_VIETNAMESE
 from rag.chunk import chunk_article
 from rag.clean import clean_text, normalize_unicode
-from rag.lexical import normalize, tokenize
 from rag.load import content_id, decode_bytes
+from rag.tokens import normalize, tokenize
 from rag.types import Article
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"

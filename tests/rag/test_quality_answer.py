@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rag.answer import MIN_COVERAGE, MIN_COVERAGE_EN, compose, states_count
-from rag.lexical import query_terms
 from rag.query import counted_noun, date_grain, split_question
+from rag.tokens import query_terms
 from rag.types import Chunk, Hit
 
 PASSAGE = (

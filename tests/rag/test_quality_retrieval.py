@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from rag.answer import compose
+from rag.bm25 import BM25Index
 from rag.chat import rewrite
 from rag.dedup import collapse
-from rag.lexical import (
-    BM25Index,
+from rag.query import question_type
+from rag.tokens import (
     detect_language,
     document_tokens,
     fold_accents,
@@ -21,7 +22,6 @@ from rag.lexical import (
     query_terms,
     tokenize,
 )
-from rag.query import question_type
 from rag.types import Chunk, Hit
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.lexical import query_terms
 from rag.query import Query, analyse, as_query
+from rag.tokens import query_terms
 
 
 def test_analysis_of_a_vietnamese_question():

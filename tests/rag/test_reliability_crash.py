@@ -99,9 +99,7 @@ def check_index(root: Path, encoder=None, sample: int = 4) -> set[str] | None:
         assert listed == {s.name for s in snap.segments}
         for seg in snap.segments:
             n = seg.size
-            count, lo, hi = seg._query(
-                "SELECT COUNT(*), COALESCE(MIN(row), 0), COALESCE(MAX(row), -1) FROM chunks"
-            )[0]
+            count, lo, hi = seg.row_span()
             assert count == n and lo == 0 and hi == n - 1, (seg.name, count, lo, hi, n)
             assert seg.bm25.size == n
             if snap.model is not None:

@@ -226,7 +226,7 @@ def test_any_failed_write_is_one_line_and_leaves_the_index_as_it_was(
     seeded_assistant: Assistant, monkeypatch, code: int, start: str
 ):
     """Fault injected at BM25's write (after SQLite rows and FAISS were written)."""
-    import rag.store
+    import rag.store.build
 
     a = seeded_assistant
     root = a.store.root
@@ -236,7 +236,7 @@ def test_any_failed_write_is_one_line_and_leaves_the_index_as_it_was(
     def failing_write(gen_dir: Path) -> None:
         raise OSError(code, "injected")
 
-    monkeypatch.setattr(rag.store, "_write_bm25", failing_write)
+    monkeypatch.setattr(rag.store.build, "write_postings", failing_write)
     articles = [
         make_article(r["text"], title=r["title"], source=r["source"])
         for r in synthetic_articles(4, 5)

@@ -16,7 +16,6 @@ from rag.datasets import data_dir
 from rag.load import load_paths
 from rag.pipeline import Assistant
 from rag.settings import Settings
-from rag.store import MERGE_FACTOR, plan_merge, segment_tier
 from rag.types import Article
 
 VNTC = data_dir() / "vntc" / "vntc_train.jsonl.gz"
@@ -127,21 +126,6 @@ def test_segments_score_as_one_index_on_vntc(tmp_path, tiny_model_dir):
     seg.optimize(full=True)
     assert len(seg.retriever().snapshot.segments) == 1
     assert_same_answers(seg, one, questions)
-
-
-def test_merge_policy_merges_adjacent_segments_of_one_tier():
-    def e(rows, deleted=0):
-        return {"rows": rows, "live_rows": rows - deleted, "deleted": ["x"] * bool(deleted)}
-
-    small = [e(20)] * (MERGE_FACTOR - 1)
-    assert plan_merge([e(100_000)] + small) is None
-    assert plan_merge([e(100_000)] + small + [e(30)]) == (1, 1 + MERGE_FACTOR)
-    # A segment with many deleted rows is rewritten alone.
-    assert plan_merge([e(100_000, 40_000), e(20)]) == (0, 1)
-    assert plan_merge([e(100_000, 1_000), e(20)]) is None
-    assert plan_merge([e(5)], full=True) is None
-    assert plan_merge([e(5), e(5)], full=True) == (0, 2)
-    assert segment_tier(1) == segment_tier(500) == 0 < segment_tier(100_000)
 
 
 def test_ingest_writes_only_the_new_segment(tmp_path, tiny_model_dir, seeds_dir):

@@ -1,0 +1,84 @@
+"""The files of a new segment, written into its (temporary) folder: rows, vectors and BM25
+postings, either for new articles or for the live rows of the segments a merge replaces. Each
+returns the segment's entry for the manifest (rows, articles, faiss_index); the writer
+(rag.store.writer) names the segment, makes it durable and commits it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.bm25 import Postings
+from rag.store.layout import POSTINGS, ROWS, VECTORS
+from rag.store.rows import CHUNK_TEXTS, merge_rows, write_rows
+from rag.store.segment import Segment
+from rag.store.vectors import FaissVectors
+from rag.types import Article, Chunk
+
+
+def write_vectors(directory: Path, vectors: np.ndarray, dim: int, kind: str, threshold: int) -> str:
+    """A segment's vector index of ``vectors`` (exact while small, HNSW from ``threshold`` on,
+    unless ``kind`` says which); returns the kind written."""
+    index = FaissVectors.build(dim, vectors, kind=kind, threshold=threshold)
+    index.save(directory / VECTORS)
+    return index.kind
+
+
+def write_postings(directory: Path) -> None:
+    """BM25 postings of the segment's rows in row order, streamed from SQLite: (title, text)
+    pairs (rag.tokens weights the title field), never all in memory at once."""
+    db = sqlite3.connect(directory / ROWS)
+    try:
+        Postings.build(db.execute(CHUNK_TEXTS)).save(directory / POSTINGS)
+    finally:
+        db.close()
+
+
+def write_new_segment(
+    directory: Path,
+    add: Sequence[tuple[Article, Sequence[Chunk]]],
+    vectors: np.ndarray | None,
+    *,
+    dim: int | None,
+    with_vectors: bool,
+    kind: str,
+    threshold: int,
+) -> dict:
+    """The segment of the articles ``add``; ``vectors``: one per chunk, in order."""
+    count, n_articles = write_rows(directory, add)
+    written = None
+    if with_vectors:
+        new = np.zeros((0, dim), dtype=np.float32) if vectors is None else vectors
+        if new.shape != (count, dim):
+            raise ValueError(f"expected {count} vectors of dim {dim}, got {new.shape}")
+        written = write_vectors(directory, new, dim, kind, threshold)
+    write_postings(directory)
+    return {"rows": count, "articles": n_articles, "faiss_index": written}
+
+
+def write_merged_segment(
+    directory: Path,
+    parts: Sequence[tuple[Segment, int, np.ndarray | None]],
+    *,
+    dim: int | None,
+    threshold: int,
+) -> dict:
+    """One segment of the live rows of ``parts`` ((segment, offset, deleted mask)), in order.
+    Nothing is tokenized or encoded again: rows are copied by SQLite, vectors read back from
+    the segments' indexes, postings merged. ``dim`` None: a BM25-only index."""
+    count, n_articles = merge_rows(directory, parts)
+    written = None
+    if dim is not None:
+        vecs = [seg.faiss.vectors(mask) for seg, _, mask in parts]
+        allv = np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32)
+        written = write_vectors(directory, allv, dim, "auto", threshold)
+    postings = Postings.merge(
+        [(seg.bm25, None if mask is None else ~mask) for seg, _, mask in parts]
+    )
+    postings.save(directory / POSTINGS)
+    if postings.size != count:
+        raise ValueError(f"merged {postings.size} BM25 documents for {count} rows")
+    return {"rows": count, "articles": n_articles, "faiss_index": written}
