@@ -305,7 +305,7 @@ class Assistant:
         with self._lock:
             cached = self._backend_encoder
             if cached is None or cached[0] is not encoder:
-                from embeddings.batch import with_backend
+                from embeddings.backends import with_backend
 
                 cached = (encoder, with_backend(encoder, backend))
                 self._backend_encoder = cached
@@ -319,13 +319,13 @@ class Assistant:
         cache: VectorCache | None = None,
         need: int = 0,
     ) -> np.ndarray:
-        """Length-sorted batches under the token cap (embeddings.batch.encode_sorted: on a CPU
+        """Length-sorted batches under the token cap (embeddings.batching.encode_sorted: on a CPU
         small batches of long passages run faster), a progress bar for large ingests.
 
         With a cache, passages it holds are not encoded again, and each group of CACHE_GROUP
         newly encoded passages is saved to it before the next one starts, so a failed write
         (full disk) or a kill costs at most one group on the rerun."""
-        from embeddings.batch import batch_tokens_for, encode_sorted
+        from embeddings.batching import batch_tokens_for, encode_sorted
 
         out = np.zeros((len(passages), encoder.dim), dtype=np.float32)
         keys = [text_key(p) for p in passages]

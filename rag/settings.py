@@ -10,12 +10,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from embeddings.backends import BACKENDS as EMBED_BACKENDS
 from rag.errors import InputError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 DEFAULT_RERANKER = "BAAI/bge-reranker-v2-m3"
 RETRIEVER_MODES = ("bm25", "dense", "hybrid")
-EMBED_BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Settings:
     batch_size: int = 32
     # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
     # small batches of long passages encode faster, none on a GPU; 0: no cap.
-    # (embeddings.batch.CPU_BATCH_TOKENS.)
+    # (embeddings.batching.CPU_BATCH_TOKENS.)
     batch_tokens: int | None = None
     # `rag embed --engine ray --address A`: seconds to wait for ray.init to connect. ray.init
     # blocks in native code and retries some wrong ports (a gRPC server that is not Ray's) for
