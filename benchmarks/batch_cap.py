@@ -7,7 +7,7 @@ The same VNTC chunks as benchmarks/throughput.py (made as `rag embed` makes them
 alternating order (forward on even rounds, backward on odd ones), so a load that comes and goes
 on these shared cores touches all of them alike; the figure is each variant's median time over
 the rounds, as a speedup against batches of 32. Variants, all through
-embeddings.batch.encode_sorted (length-sorted):
+embeddings.batching.encode_sorted (length-sorted):
 
 * b32   batches of 32 texts (the batch size), no token cap: `rag embed` before the cap
 * b8, b4   batches of 8 / 4 texts
@@ -41,11 +41,11 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-    from embeddings.batch import CPU_BATCH_TOKENS, EmbedJob, encode_sorted, load_job_encoder
+    from embeddings.backends import load_for_backend
+    from embeddings.batching import CPU_BATCH_TOKENS, encode_sorted
 
     texts, _ = vntc_passages(args.n)
-    job = EmbedJob(inputs=("-",), out_dir=Path("-"), model=args.model, backend=args.backend)
-    encoder = load_job_encoder(job)
+    encoder = load_for_backend(args.model, args.backend)
     encoder.encode_passages(texts[:32])  # first-call allocations (and the ONNX export), unclocked
     variants = {
         "b32": lambda: encode_sorted(encoder, texts, 32),

@@ -2,7 +2,7 @@
 
     python benchmarks/build_index.py OUT_DIR [--index DIR]
 
-Reads the job's settings from ``OUT_DIR/job.json`` and calls ``embeddings.batch.build_index``,
+Reads the job's settings from ``OUT_DIR/job.json`` and calls ``rag.jobs.build_index``,
 the code behind ``rag embed ... --build-index``, alone: without ``--resume``'s pass over the
 inputs and shards, so the figures are the index build's own. Nothing is encoded. Writes to
 ``--index`` (default ``OUT_DIR/index-rebuilt``) and prints one JSON object: seconds, peak RSS
@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--index", type=Path, default=None, help="where to write the index")
     args = ap.parse_args()
 
-    from embeddings.batch import EmbedJob, build_index
+    from rag.jobs import EmbedJob, build_index
 
     fp = json.loads((args.out_dir / "job.json").read_text())["fingerprint"]
     chunk_size, chunk_overlap = fp["chunking"] or (900, 150)

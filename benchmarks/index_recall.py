@@ -31,7 +31,10 @@ def main() -> None:
 
     import faiss
 
-    from embeddings.batch import EmbedJob, iter_articles, load_job_encoder, read_shards, vectors_of
+    from rag.jobs.encode import load_job_encoder
+    from rag.jobs.records import iter_articles
+    from rag.jobs.shards import read_shards, vectors_of
+    from rag.jobs.spec import EmbedJob
     from rag.store import make_faiss_index
     from rag.types import Article
 

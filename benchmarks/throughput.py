@@ -28,11 +28,11 @@ Rows (``--rows``, comma-separated; the default is sorted,onnx,onnx-int8,bf16):
                 ``articles``: one call per article with that article's chunks (per paragraph with
                 its questions for xquad), as an ingest loop over articles would call it;
                 ``texts``: one call per chunk
-* unsorted      embeddings.batch.encode_sorted with sort_by_length=False: `rag embed`'s own
+* unsorted      embeddings.batching.encode_sorted with sort_by_length=False: `rag embed`'s own
                 path, batches in input order (separates the path from the sorting)
-* sorted        embeddings.batch.encode_sorted: the same model, batches of similar length
+* sorted        embeddings.batching.encode_sorted: the same model, batches of similar length
 * capped        sorted batches of at most B texts and at most 2048 padded tokens
-                (embeddings.batch.CPU_BATCH_TOKENS): what `rag embed` and `rag ingest` do on a CPU
+                (embeddings.batching.CPU_BATCH_TOKENS): what `rag embed` and `rag ingest` do on a CPU
 * onnx-int8-capped   the same with the ONNX int8 backend
 * sorted-b4, sorted-b8, sorted-b16, sorted-b64, sorted-b128   the same with batches of 4 to 128
 * threads-1     sorted, torch on one thread
@@ -271,10 +271,10 @@ _WORKER: dict = {}
 def _worker_init(model: str, barrier) -> None:
     import torch
 
-    from embeddings.batch import EmbedJob, load_job_encoder
+    from embeddings.backends import load_for_backend
 
     torch.set_num_threads(1)
-    encoder = load_job_encoder(EmbedJob(inputs=("-",), out_dir=Path("-"), model=model))
+    encoder = load_for_backend(model)
     encoder.encode_passages(["khởi động"] * 4)  # first-call allocations, off the clock
     _WORKER.update(encoder=encoder, barrier=barrier)
 
@@ -285,7 +285,7 @@ def _worker_ready(_: int) -> int:
 
 
 def _worker_encode(args: tuple[list[str], int]) -> np.ndarray:
-    from embeddings.batch import encode_sorted
+    from embeddings.batching import encode_sorted
 
     texts, b = args
     return encode_sorted(_WORKER["encoder"], texts, b)
@@ -346,8 +346,9 @@ def main() -> None:
 
     import torch
 
-    from embeddings.batch import CPU_BATCH_TOKENS, EmbedJob, encode_sorted, load_job_encoder
-    from embeddings.batch import with_backend as wrap_backend
+    from embeddings.backends import load_exact
+    from embeddings.backends import with_backend as wrap_backend
+    from embeddings.batching import CPU_BATCH_TOKENS, encode_sorted
 
     if args.passages:
         texts, groups = read_passages(args.passages, args.n)
@@ -358,10 +359,9 @@ def main() -> None:
     if args.write_passages:
         write_passages(args.write_passages, texts, groups)
         return
-    job = EmbedJob(inputs=("-",), out_dir=Path("-"), model=args.model, device=args.device)
 
     def load(backend: str = "torch"):
-        enc = load_job_encoder(job)  # torch, fp32
+        enc = load_exact(args.model, device=args.device)  # torch, fp32
         if next(enc.model.parameters()).dtype != torch.float32:
             enc.model.float()  # a float16 copy made to travel (gpu_kit.py): run it as fp32
         return wrap_backend(enc, backend)

@@ -307,11 +307,12 @@ def info(index_dir, as_json) -> None:
 @click.option(
     "--backend",
     type=click.Choice(EMBED_BACKENDS),
-    default="torch",
-    show_default=True,
-    help="torch (fp32), torch-bf16 (autocast), or ONNX Runtime (fp32, int8).",
+    help="torch (fp32), torch-bf16 (autocast), or ONNX Runtime (fp32, int8) (default "
+    "RAG_EMBED_BACKEND, else torch).",
 )
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option(
+    "--batch-size", type=int, help="Texts per encoding batch (default RAG_BATCH_SIZE, else 32)."
+)
 @click.option(
     "--batch-tokens",
     type=int,
@@ -354,29 +355,25 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
     Example:  rag embed archive.jsonl.gz --out emb/ --build-index
               rag embed archive.jsonl.gz --out emb/ --resume      (after a kill)
     """
-    from embeddings.batch import EmbedJob, run_job
-    from embeddings.batch import build_index as write_index
+    from rag.jobs import EmbedJob, run_job
+    from rag.jobs import build_index as write_index
 
     settings = _settings(
         embed_model=model,
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
+        embed_backend=backend,
+        batch_size=batch_size,
         batch_tokens=batch_tokens,
     )
-    job = EmbedJob(
-        inputs=tuple(str(p) for p in inputs),
+    job = EmbedJob.from_settings(
+        settings,
+        inputs=inputs,
         out_dir=out_dir,
-        model=settings.embed_model,
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
         no_chunk=no_chunk,
         dtype=dtype,
-        backend=backend,
         shard_size=shard_size,
-        batch_size=batch_size,
-        batch_tokens=settings.batch_tokens,
         max_seq_length=max_seq_length,
-        device=settings.device,
     )
     ray_options = {"address": address, "workers": workers,
                    "connect_timeout": settings.ray_connect_timeout}  # fmt: skip

@@ -2,18 +2,13 @@
 line saying what was wrong and what to do; the CLI and the API print that line, never a
 traceback.
 
-The base class and ModelLoadError are defined in embeddings.errors (the lowest layer, which
-must not import rag/) so that the encoders raise errors the CLI and the API already report."""
+The base class, InputError and ModelLoadError are defined in embeddings.errors (the lowest
+layer, which must not import rag/) so that the encoders raise errors the CLI and the API already
+report."""
 
-from embeddings.errors import ModelLoadError, UserError
+from embeddings.errors import InputError, ModelLoadError, UserError
 
 RagError = UserError
-
-
-class InputError(RagError):
-    """Bad user input: a missing file, an empty question, an unsupported format."""
-
-    exit_code = 2
 
 
 class IndexMissingError(RagError):

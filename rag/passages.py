@@ -25,14 +25,14 @@ def encode_passages(
     cache: VectorCache | None = None,
     need: int = 0,
 ) -> np.ndarray:
-    """Length-sorted batches under the token cap (embeddings.batch.encode_sorted: on a CPU
+    """Length-sorted batches under the token cap (embeddings.batching.encode_sorted: on a CPU
     small batches of long passages run faster), a progress bar for large ingests.
 
     With a cache, passages it holds are not encoded again, and each group of CACHE_GROUP
     newly encoded passages is saved to it before the next one starts, so a failed write
     (full disk) or a kill costs at most one group on the rerun. ``need``: the bytes the
     commit after this will write (for the message when the disk is full); ``root``: the index."""
-    from embeddings.batch import batch_tokens_for, encode_sorted
+    from embeddings.batching import batch_tokens_for, encode_sorted
 
     out = np.zeros((len(passages), encoder.dim), dtype=np.float32)
     keys = [text_key(p) for p in passages]

@@ -279,7 +279,7 @@ class Assistant:
         with self._lock:
             cached = self._backend_encoder
             if cached is None or cached[0] is not encoder:
-                from embeddings.batch import with_backend
+                from embeddings.backends import with_backend
 
                 cached = (encoder, with_backend(encoder, backend))
                 self._backend_encoder = cached

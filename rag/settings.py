@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from embeddings.backends import BACKENDS as EMBED_BACKENDS
 from rag.errors import InputError
 
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
@@ -23,7 +24,6 @@ AnswerMode = Literal["extractive", "llm"]
 ANSWER_MODES: tuple[str, ...] = get_args(AnswerMode)
 # Passage size and overlap in characters (rag.chunk); an index keeps the chunking it was built with.
 CHUNK_SIZE, CHUNK_OVERLAP = 900, 150
-EMBED_BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 # Above this many vectors a segment's FAISS index is approximate (HNSW) instead of exact
 # (rag.store.vectors). Exact search costs ~10 ms per query at 133k x 384 on 2 cores, so below
 # ~200k it is both exact and fast enough.
@@ -46,7 +46,7 @@ class Settings:
     batch_size: int = 32
     # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
     # small batches of long passages encode faster, none on a GPU; 0: no cap.
-    # (embeddings.batch.CPU_BATCH_TOKENS.)
+    # (embeddings.batching.CPU_BATCH_TOKENS.)
     batch_tokens: int | None = None
     # `rag embed --engine ray --address A`: seconds to wait for ray.init to connect. ray.init
     # blocks in native code and retries some wrong ports (a gRPC server that is not Ray's) for

@@ -48,6 +48,12 @@ def tiny_cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory, seeds_dir: 
 
 
 @pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One RAG_ONNX_CACHE for the session: a model is exported to ONNX once."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
 def minilm_dir() -> Path:
     """The real all-MiniLM-L6-v2 weights; the test is skipped where they are not installed."""
     path = minilm_path()

@@ -1,19 +1,15 @@
 """The ONNX Runtime backend: the same model exported from the local folder, fp32 and int8,
-giving the vectors torch gives (cosine), and the batch job running on it."""
+giving the vectors torch gives (cosine), and `rag ingest` running on it (the batch job on it:
+tests/rag/jobs/test_onnx_job.py)."""
 
 from __future__ import annotations
-
-import json
-from contextlib import contextmanager
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from embeddings.batch import EmbedJob, load_job_encoder, read_shards, run_job, vectors_of
+from embeddings.backends import load_for_backend
 from rag.errors import InputError
-from tests.embeddings.conftest import corpus_records
+from tests.news_corpus import corpus_records
 
 
 @pytest.fixture(autouse=True)
@@ -29,17 +25,14 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def _encoders(model_dir, tmp_path):
-    job = EmbedJob(inputs=("x",), out_dir=tmp_path, model=str(model_dir))
-    return (
-        load_job_encoder(job),
-        load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "onnx"})),
-        load_job_encoder(EmbedJob(**{**job.__dict__, "backend": "onnx-int8"})),
+def _encoders(model_dir):
+    return tuple(
+        load_for_backend(str(model_dir), backend) for backend in ("torch", "onnx", "onnx-int8")
     )
 
 
-def test_onnx_gives_the_torch_vectors(tiny_model_dir, seeds_dir, tmp_path, onnx_cache):
-    torch_enc, onnx_enc, int8_enc = _encoders(tiny_model_dir, tmp_path)
+def test_onnx_gives_the_torch_vectors(tiny_model_dir, seeds_dir, onnx_cache):
+    torch_enc, onnx_enc, int8_enc = _encoders(tiny_model_dir)
     texts = _passages(seeds_dir)
     ref = torch_enc.encode_passages(texts)
     fp32 = onnx_enc.encode_passages(texts)
@@ -53,14 +46,14 @@ def test_onnx_gives_the_torch_vectors(tiny_model_dir, seeds_dir, tmp_path, onnx_
     assert sorted(p.name for p in onnx_cache.rglob("*.onnx")) == ["model.onnx", "model_int8.onnx"]
 
 
-def test_int8_graph_follows_the_recipe(tiny_model_dir, tmp_path):
+def test_int8_graph_follows_the_recipe(tiny_model_dir):
     """The fused graph (one Attention per layer) quantized to int8 everywhere except the FFN
     output projections of the first half of the layers, which stay fp32 MatMuls."""
     import onnx
 
     from embeddings.onnx import fp32_nodes
 
-    _, onnx_enc, int8_enc = _encoders(tiny_model_dir, tmp_path)
+    _, onnx_enc, int8_enc = _encoders(tiny_model_dir)
     layers = _load_config(tiny_model_dir)["num_hidden_layers"]
     fp32_graph = onnx.load(str(onnx_enc.path)).graph
     assert sum(n.op_type == "Attention" for n in fp32_graph.node) == layers
@@ -82,91 +75,17 @@ def _load_config(model_dir) -> dict:
     return json.loads(next(model_dir.rglob("config.json")).read_text())
 
 
-def test_onnx_queries_carry_the_query_prompt(tiny_model_dir, tmp_path):
-    torch_enc, onnx_enc, _ = _encoders(tiny_model_dir, tmp_path)
+def test_onnx_queries_carry_the_query_prompt(tiny_model_dir):
+    torch_enc, onnx_enc, _ = _encoders(tiny_model_dir)
     q = ["Hiệp ước mới thay thế những văn kiện nào?"]
     assert _cosines(onnx_enc.encode_queries(q), torch_enc.encode_queries(q)).min() > 0.9999
 
 
-def test_job_on_onnx_matches_torch_job(tmp_path, corpus_jsonl, tiny_model_dir):
-    jobs = {
-        backend: EmbedJob(
-            inputs=(str(corpus_jsonl),),
-            out_dir=tmp_path / backend,
-            model=str(tiny_model_dir),
-            backend=backend,
-            shard_size=16,
-        )
-        for backend in ("torch", "onnx")
-    }
-    for job in jobs.values():
-        run_job(job, progress=False)
-    a, b = (read_shards(j.out_dir) for j in jobs.values())
-    assert a.drop_columns(["embedding"]).equals(b.drop_columns(["embedding"]))
-    assert _cosines(vectors_of(a), vectors_of(b)).min() > 0.9999
-
-
-def _int8_job(out, corpus, model) -> EmbedJob:
-    return EmbedJob(
-        inputs=(str(corpus),), out_dir=out, model=str(model), backend="onnx-int8", shard_size=16
-    )
-
-
-@contextmanager
-def _fingerprint(job: EmbedJob):
-    """The fingerprint in the job's job.json, to edit in place (as an older release wrote it)."""
-    job_file = Path(job.out_dir) / "job.json"
-    state = json.loads(job_file.read_text())
-    yield state["fingerprint"]
-    job_file.write_text(json.dumps(state))
-
-
-def test_resume_refuses_a_job_from_another_onnx_recipe(tmp_path, corpus_jsonl, tiny_model_dir):
-    """A job started by code that built its int8 graph another way cannot be finished exactly:
-    resume says so instead of mixing the two kinds of vectors."""
-    job = _int8_job(tmp_path / "job", corpus_jsonl, tiny_model_dir)
-    run_job(job, progress=False, stop_after_shards=1)
-    with _fingerprint(job) as saved:
-        del saved["onnx_recipe"]  # as written before the recipe was recorded
-    with pytest.raises(InputError, match="onnx_recipe"):
-        run_job(job, resume=True, progress=False)
-
-
-def test_a_finished_job_from_another_onnx_recipe_still_builds_its_index(
-    tmp_path, corpus_jsonl, tiny_model_dir
-):
-    """A finished job needs no encoding, so a newer release's recipe (or a setting it added)
-    does not stop `--resume --build-index`; a shard lost since must not be re-encoded under the
-    new recipe, and a setting the user changed is still refused."""
-    from embeddings.batch import build_index
-
-    job = _int8_job(tmp_path / "job", corpus_jsonl, tiny_model_dir)
-    first = run_job(job, progress=False)
-    with _fingerprint(job) as saved:
-        saved["onnx_recipe"] -= 1  # as if made by an older release,
-        del saved["batch_tokens"]  # from before the token cap was recorded
-    shards = read_shards(job.out_dir)
-
-    again = run_job(job, resume=True, progress=False)
-    assert again.shards_reused == first.shards and again.manifest["timings"]["shards_encoded"] == 0
-    assert read_shards(job.out_dir).equals(shards)
-    assert (build_index(job) / "CURRENT").exists()
-
-    with pytest.raises(InputError, match="batch_size"):
-        run_job(replace(job, batch_size=8), resume=True, progress=False)
-
-    lost = sorted((tmp_path / "job" / "shards").glob("part-*.parquet"))[-1]
-    lost.unlink()
-    with pytest.raises(InputError, match="older release"):
-        run_job(job, resume=True, progress=False)
-    assert not lost.exists()
-
-
 @pytest.mark.slow
-def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir, tmp_path):
+def test_minilm_int8_stays_close_to_torch(minilm_dir, seeds_dir):
     """The real all-MiniLM-L6-v2: fp32 ONNX equals torch; int8 stays at cosine >= 0.99 for
     every passage (the product's bar; benchmarks/README.md has the figures on VNTC and XQuAD)."""
-    torch_enc, onnx_enc, int8_enc = _encoders(minilm_dir, tmp_path)
+    torch_enc, onnx_enc, int8_enc = _encoders(minilm_dir)
     texts = _passages(seeds_dir)[:24]
     ref = torch_enc.encode_passages(texts)
     assert _cosines(onnx_enc.encode_passages(texts), ref).min() > 0.9999

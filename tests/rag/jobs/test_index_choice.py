@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from embeddings.batch import EmbedJob, build_index, run_job
 from rag.errors import InputError
+from rag.jobs import EmbedJob, build_index, run_job
 from rag.settings import Settings
 from rag.store import HNSW_THRESHOLD, Store, make_faiss_index
 

@@ -1,4 +1,5 @@
-"""The embedding-only batch job: shards, manifest, bad records, float16, resume, --build-index.
+"""The embedding-only batch job (rag.jobs): shards, manifest, bad records, float16, resume,
+--build-index, settings from the environment.
 
 Real sentence-transformers on the tiny local model, real Parquet, real FAISS/SQLite for the index.
 """
@@ -19,18 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from embeddings.batch import (
-    EmbedJob,
-    build_index,
-    plan_batches,
-    read_shards,
-    run_job,
-    vectors_of,
-)
 from rag.errors import InputError
-from tests.embeddings.conftest import BAD_LINES, corpus_records
+from rag.jobs import EmbedJob, build_index, read_shards, run_job, vectors_of
+from tests.news_corpus import BAD_LINES, corpus_records
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def make_job(inputs, out: Path, model: Path, **kw) -> EmbedJob:
@@ -48,7 +42,9 @@ def finished(tmp_path_factory, corpus_jsonl, tiny_model_dir):
 
 def test_shards_hold_every_passage_with_unit_vectors(finished):
     job, report, table = finished
-    assert table.column_names == ["id", "article_id", "chunk", "text_sha1", "embedding"]
+    assert table.column_names == [
+        "id", "article_id", "chunk", "text_sha1", "start", "end", "text", "article", "embedding"
+    ]  # fmt: skip
     assert table.schema.field("embedding").type == pa.list_(pa.float32(), 32)
     assert report.records == table.num_rows > 3 * job.shard_size
     assert report.shards == math.ceil(report.records / job.shard_size)
@@ -244,7 +240,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, corpus_jsonl, t
 
 
 def test_parquet_input_gives_the_same_vectors_as_jsonl(tmp_path, seeds_dir, tiny_model_dir):
-    from tests.embeddings.conftest import write_corpus
+    from tests.news_corpus import write_corpus
 
     records = corpus_records(seeds_dir)
     jsonl = write_corpus(tmp_path / "news.jsonl", seeds_dir)
@@ -376,53 +372,6 @@ def test_bf16_backend_stays_close_to_fp32(tmp_path, corpus_jsonl, tiny_model_dir
     assert json.loads((job.out_dir / "manifest.json").read_text())["backend"] == "torch-bf16"
 
 
-# ---- batches under a token cap ----------------------------------------------------------------
-def test_plan_batches_caps_texts_and_padded_tokens():
-    lengths = [5, 50, 12, 50, 3, 30, 30, 7]
-    batches = plan_batches(lengths, 3, 100)
-    flat = np.concatenate(batches).tolist()
-    assert sorted(flat) == list(range(len(lengths)))
-    # Longest first, ties in input order; each batch within 3 texts and 100 padded tokens.
-    assert [b.tolist() for b in batches] == [[1, 3], [5, 6, 2], [7, 0, 4]]
-    for b in batches:
-        assert len(b) <= 3 and len(b) * max(lengths[i] for i in b) <= 100
-    # A text longer than the cap still gets a batch, of its own.
-    assert [b.tolist() for b in plan_batches([500, 1, 2], 4, 100)] == [[0], [2, 1]]
-    # No cap, no sorting: consecutive batches of batch_size, as before the cap existed.
-    unsorted = plan_batches(lengths, 3, None, sort_by_length=False)
-    assert [b.tolist() for b in unsorted] == [[0, 1, 2], [3, 4, 5], [6, 7]]
-
-
-def test_encode_sorted_obeys_the_token_cap_and_keeps_the_vectors(tiny_model_dir, seeds_dir):
-    from embeddings.batch import encode_sorted, load_job_encoder, token_lengths
-
-    encoder = load_job_encoder(
-        EmbedJob(inputs=("-",), out_dir=Path("-"), model=str(tiny_model_dir))
-    )
-    words = " ".join(p.read_text(encoding="utf-8") for p in sorted(seeds_dir.glob("*.txt"))).split()
-    texts = [" ".join(words[i : i + 3 + (i * 7) % 90]) for i in range(0, 1200, 40)]
-    lengths = token_lengths(encoder, texts)
-    window = encoder.model.max_seq_length
-    assert max(lengths) <= window and len(set(lengths)) > 5
-    assert token_lengths(encoder, ["xin chào " * 2000]) == [window]
-
-    seen: list[list[int]] = []
-
-    class Watching:  # the real encoder, with the batches it is handed written down
-        dim, model, spec = encoder.dim, encoder.model, encoder.spec
-
-        def encode_passages(self, batch, batch_size=None):
-            seen.append([lengths[texts.index(t)] for t in batch])
-            return encoder.encode_passages(batch, batch_size=batch_size)
-
-    cap = 2 * max(lengths)
-    capped = encode_sorted(Watching(), texts, 16, max_tokens=cap)
-    assert sum(len(b) for b in seen) == len(texts) and len(seen) > len(texts) / 16
-    assert all(len(b) * max(b) <= cap for b in seen)
-    plain = encode_sorted(encoder, texts, 16)
-    np.testing.assert_allclose(capped, plain, atol=1e-5)
-
-
 def test_token_cap_is_part_of_the_job(tmp_path, corpus_jsonl, tiny_model_dir, finished):
     _, _, ref = finished
     job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir, batch_tokens=64)
@@ -483,10 +432,151 @@ def test_a_job_that_stopped_before_its_first_shard_can_change_settings(
     with pytest.raises(ModelLoadError):  # not a sentence-transformers model: nothing encoded
         run_job(make_job([corpus_jsonl], out, tmp_path / "no-model"), progress=False)
     assert (out / "job.json").exists() and not list((out / "shards").iterdir())
-    # The model is loaded before the counting pass (a full read of the inputs), so it fails fast.
+    # The model is loaded before the inputs are read, so it fails fast.
     assert "planned_records" not in json.loads((out / "job.json").read_text())
     # The same folder with the right model, with or without --resume: a fresh job, nothing lost.
     job = make_job([corpus_jsonl], out, tiny_model_dir)
     run_job(job, progress=False)
     assert read_shards(out).equals(finished[2])
     assert json.loads((out / "job.json").read_text())["fingerprint"]["model"] == str(tiny_model_dir)
+
+
+# ---- one pass over the inputs ------------------------------------------------------------------
+def test_shards_hold_the_passages_and_their_articles(finished, corpus_jsonl):
+    """Each row holds its passage (text, span) beside its vector, and an article's first row
+    the article itself: the same articles and passages `rag ingest` makes."""
+    import hashlib
+
+    from rag.chunk import chunk_article
+    from rag.load import load_paths
+    from rag.types import Article
+
+    _, _, table = finished
+    articles = [a for a in load_paths([corpus_jsonl]) if isinstance(a, Article)]
+    chunks = [c for a in articles for c in chunk_article(a, 300, 50)]
+    rows = table.drop_columns(["embedding"]).to_pylist()
+    assert [(r["text"], r["start"], r["end"]) for r in rows] == [
+        (c.text, c.start, c.end) for c in chunks
+    ]
+    assert all(hashlib.sha1(r["text"].encode()).hexdigest() == r["text_sha1"] for r in rows)
+    firsts = [r for r in rows if r["article"] is not None]
+    assert [r["chunk"] for r in firsts] == [0] * len(articles)
+    assert [{"id": r["article_id"], **r["article"]} for r in firsts] == [
+        {"id": a.id, "title": a.title, "text": a.text, "source": a.source, "date": a.date,
+         "site": a.site, "byline": a.byline, "credit": a.credit, "url": a.url}
+        for a in articles
+    ]  # fmt: skip
+
+
+def test_inputs_are_read_once_and_the_index_comes_from_the_shards(
+    tmp_path, corpus_jsonl, tiny_model_dir, finished, monkeypatch
+):
+    """One load -> clean -> chunk pass per run (no counting pass); --build-index reads the
+    shards only: it builds the same index with the inputs gone."""
+    import shutil
+
+    from rag.jobs import records
+    from rag.store import Store
+
+    reads = []
+    real = records.iter_articles
+
+    def counting(inputs):
+        reads.append(tuple(inputs))
+        return real(inputs)
+
+    monkeypatch.setattr(records, "iter_articles", counting)
+    src = tmp_path / "news.jsonl"
+    shutil.copy(corpus_jsonl, src)
+    job = make_job([src], tmp_path / "out", tiny_model_dir)
+    report = run_job(job, progress=False)
+    assert len(reads) == 1
+    src.unlink()
+    index = build_index(job, tmp_path / "index")
+    assert len(reads) == 1
+    assert read_shards(job.out_dir).equals(finished[2])
+    ref_job = finished[0]
+    ref = build_index(ref_job, tmp_path / "ref-index")
+    a, b = Store(index).open(), Store(ref).open()
+    try:
+        assert list(a.all_chunk_texts()) == list(b.all_chunk_texts())
+        assert a.articles() == b.articles()
+        np.testing.assert_array_equal(a.vectors(), b.vectors())
+        assert a.manifest["counts"]["chunks"] == report.records
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_rerun_knows_how_many_passages_to_expect(tmp_path, corpus_jsonl, tiny_model_dir):
+    """The first run counts as it goes (a progress bar without a total); it records the count,
+    so a resumed run's bar has its total (and an ETA)."""
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    report = run_job(job, progress=False, stop_after_shards=1)
+    state = json.loads((job.out_dir / "job.json").read_text())
+    assert state["planned_records"] == report.records > job.shard_size
+
+
+def test_old_format_shards_are_refused_in_one_line(tmp_path, corpus_jsonl, tiny_model_dir):
+    """Shards of job format 1 held no passages: --resume and --build-index say to rerun."""
+    job = make_job([corpus_jsonl], tmp_path / "out", tiny_model_dir)
+    run_job(job, progress=False)
+    for path in (job.out_dir / "shards").glob("part-*.parquet"):
+        t = pq.read_table(path)
+        pq.write_table(t.select(["id", "article_id", "chunk", "text_sha1", "embedding"]), path)
+    with pytest.raises(InputError, match="older release.*no 'start' column.*new --out"):
+        build_index(job)
+    job_file = job.out_dir / "job.json"
+    state = json.loads(job_file.read_text())
+    state["fingerprint"]["format"] = 1
+    job_file.write_text(json.dumps(state))
+    with pytest.raises(InputError, match="older release's format \\(1, now 2\\)"):
+        run_job(job, resume=True, progress=False)
+
+
+# ---- settings ----------------------------------------------------------------------------------
+def test_job_defaults_are_the_settings_defaults(tmp_path):
+    from rag.settings import Settings
+
+    job, s = EmbedJob(inputs=("x",), out_dir=tmp_path), Settings()
+    assert (job.model, job.chunk_size, job.chunk_overlap, job.backend, job.batch_size,
+            job.batch_tokens, job.device) == (s.embed_model, s.chunk_size, s.chunk_overlap,
+            s.embed_backend, s.batch_size, s.batch_tokens, s.device)  # fmt: skip
+    env = {"RAG_EMBED_BACKEND": "onnx", "RAG_BATCH_SIZE": "8", "RAG_BATCH_TOKENS": "0",
+           "RAG_CHUNK_SIZE": "400", "RAG_EMBED_MODEL": "m"}  # fmt: skip
+    job = EmbedJob.from_settings(
+        Settings.load(env=env), inputs=[tmp_path], out_dir=tmp_path / "o", dtype="float16"
+    )
+    assert (job.model, job.chunk_size, job.backend, job.batch_size, job.batch_tokens) == (
+        "m",
+        400,
+        "onnx",
+        8,
+        0,
+    )
+    assert job.inputs == (str(tmp_path),) and job.dtype == "float16" and job.shard_size == 2048
+
+
+def test_cli_embed_honours_the_backend_and_batch_size_variables(
+    tmp_path, corpus_jsonl, tiny_model_dir
+):
+    """RAG_EMBED_BACKEND and RAG_BATCH_SIZE set `rag embed`'s backend and batch size, as they
+    do `rag ingest`'s; a flag still wins."""
+    from click.testing import CliRunner
+
+    from rag.cli import cli
+
+    env = {"RAG_EMBED_BACKEND": "torch-bf16", "RAG_BATCH_SIZE": "8"}
+    args = ["embed", str(corpus_jsonl), "--model", str(tiny_model_dir), "--json"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a")], env=env)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["backend"] == "torch-bf16" and manifest["batch_size"] == 8
+    result = CliRunner().invoke(
+        cli,
+        [*args, "--out", str(tmp_path / "b"), "--backend", "torch", "--batch-size", "4"],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.stdout)
+    assert manifest["backend"] == "torch" and manifest["batch_size"] == 4

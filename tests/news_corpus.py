@@ -1,13 +1,11 @@
 """Inputs for the batch-embedding tests: a JSONL corpus made from the seed articles (each
 paragraph group a record), with known bad lines, small enough to embed in a second with the
-tiny model."""
+tiny model. The fixture that writes it is in tests/rag/jobs/conftest.py."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import pytest
 
 # Line numbers (1-based) of the bad records written into the corpus, and why they are bad.
 BAD_LINES = {3: "invalid JSON", 7: "empty or missing 'text'", 12: "empty or missing 'text'"}
@@ -46,13 +44,3 @@ def write_corpus(path: Path, seeds_dir: Path) -> Path:
         lines.insert(line_no - 1, bad)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="session")
-def corpus_jsonl(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Path:
-    return write_corpus(tmp_path_factory.mktemp("embed-corpus") / "news.jsonl", seeds_dir)
-
-
-@pytest.fixture(scope="session")
-def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx-cache")

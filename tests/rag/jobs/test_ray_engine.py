@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.batch import EmbedJob, read_shards, run_job, vectors_of
+from rag.jobs import EmbedJob, read_shards, run_job, vectors_of
 
 pytestmark = pytest.mark.ray
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -131,21 +131,21 @@ def test_an_address_where_something_else_listens_is_one_line(
 
 
 def test_a_silent_port_is_refused_and_a_real_gcs_is_accepted(local_ray, monkeypatch):
-    from embeddings import ray_job
     from rag.errors import InputError
+    from rag.jobs import ray_connect
 
-    monkeypatch.setattr(ray_job, "REACH_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(ray_connect, "REACH_TIMEOUT_S", 0.5)
     with socket.socket() as silent:  # accepts connections (the kernel does), never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         address = f"127.0.0.1:{silent.getsockname()[1]}"
         with pytest.raises(InputError, match="not as a Ray cluster"):
-            ray_job.check_ray(address)
+            ray_connect.check_ray(address)
         # A cluster with TLS answers only a TLS handshake: the probe stands aside.
         monkeypatch.setenv("RAY_USE_TLS", "1")
-        ray_job.check_ray(address)
+        ray_connect.check_ray(address)
     monkeypatch.delenv("RAY_USE_TLS")
-    ray_job.check_ray(local_ray.get_runtime_context().gcs_address)  # the GCS of a real Ray
+    ray_connect.check_ray(local_ray.get_runtime_context().gcs_address)  # the GCS of a real Ray
 
 
 @pytest.mark.slow
