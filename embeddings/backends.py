@@ -75,7 +75,7 @@ class Bf16Encoder:
         self.spec = encoder.spec
         self.dim = encoder.dim
         self.model = encoder.model
-        self.on_cpu = getattr(encoder, "on_cpu", True)
+        self.on_cpu = encoder.on_cpu
 
     def _autocast(self):
         import torch

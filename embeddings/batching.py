@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from embeddings.interface import BatchEncoder, TextEncoder
+
 # Padded tokens in one batch on a CPU. There, batches of long texts run faster small (the
 # activations of 8 full-window MiniLM passages stay in the caches, those of 32 do not; figures in
 # benchmarks/README.md, "The CPU token cap"). Short texts still fill batch_size (2048 tokens hold
@@ -20,24 +22,21 @@ import numpy as np
 CPU_BATCH_TOKENS = 2048
 
 
-def batch_tokens_for(encoder, configured: int | None) -> int | None:
+def batch_tokens_for(encoder: TextEncoder, configured: int | None) -> int | None:
     """The token cap for ``encoder``'s batches: ``configured`` (0 = none), or by default
     CPU_BATCH_TOKENS on a CPU and none on an accelerator."""
     if configured is not None:
         return configured or None
-    return CPU_BATCH_TOKENS if getattr(encoder, "on_cpu", True) else None
+    return CPU_BATCH_TOKENS if encoder.on_cpu else None
 
 
-def token_lengths(encoder, texts: Sequence[str]) -> list[int]:
+def token_lengths(encoder: BatchEncoder, texts: Sequence[str]) -> list[int]:
     """Each passage's length in the model's tokens (with its prompt and special tokens,
-    truncated at the model's window): what a batch holding it is padded to. Characters / 4 for
-    an encoder without a tokenizer."""
-    model = getattr(encoder, "model", None)
-    tokenizer = getattr(model, "tokenizer", None)
-    window = int(getattr(model, "max_seq_length", None) or 512)
-    if tokenizer is None or not callable(tokenizer):
-        return [min(window, len(t) // 4 + 2) for t in texts]
-    prompt = getattr(getattr(encoder, "spec", None), "passage_prompt", "") or ""
+    truncated at the model's window): what a batch holding it is padded to."""
+    model = encoder.model
+    tokenizer = model.tokenizer
+    window = int(model.max_seq_length or 512)
+    prompt = encoder.spec.passage_prompt
     out: list[int] = []
     for i in range(0, len(texts), 1024):  # only the lengths are kept: 110k passages' ids are ~1 GB
         piece = [prompt + t for t in texts[i : i + 1024]]
@@ -75,7 +74,7 @@ def plan_batches(
 
 
 def encode_sorted(
-    encoder,
+    encoder: BatchEncoder,
     texts: Sequence[str],
     batch_size: int,
     *,

@@ -23,14 +23,7 @@ import numpy as np
 
 from embeddings import bundled_e5
 from embeddings.errors import ModelLoadError
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    query_prompt: str = ""
-    passage_prompt: str = ""
-    multilingual: bool = True
-
+from embeddings.interface import ModelSpec
 
 REGISTRY: dict[str, ModelSpec] = {
     "intfloat/multilingual-e5-small": ModelSpec("query: ", "passage: "),

@@ -17,11 +17,11 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from embeddings.interface import ModelSpec
 from embeddings.onnx import cache_root
 
 log = logging.getLogger(__name__)
@@ -29,16 +29,6 @@ log = logging.getLogger(__name__)
 DESCRIPTOR = "query.json"
 QUERY_ONNX, QUERY_DATA = "query.onnx", "query.onnx.data"
 VERSION = 2
-
-
-@dataclass(frozen=True)
-class QuerySpec:
-    """The prompts of the model (the Encoder's ModelSpec, without importing encoder.py's torch
-    helpers into a torch-free process)."""
-
-    query_prompt: str = ""
-    passage_prompt: str = ""
-    multilingual: bool = True
 
 
 def _pointer(model_id: str) -> Path:
@@ -204,7 +194,7 @@ class QueryEncoder:
         from tokenizers import Tokenizer
 
         self.model_id: str = desc["model_id"]
-        self.spec = QuerySpec(desc["query_prompt"], desc["passage_prompt"], desc["multilingual"])
+        self.spec = ModelSpec(desc["query_prompt"], desc["passage_prompt"], desc["multilingual"])
         self._dim = int(desc["dim"])
         self._lower = bool(desc["lower_case"])
         self._names = tuple(desc["input_names"])
