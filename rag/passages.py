@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.store import VectorCache, storage_error, text_key
+from rag.store import VectorCache, storage_error, text_sha1
 
 # Passages encoded between two saves to the vector cache: a failure loses at most this many.
 CACHE_GROUP = 512
@@ -35,7 +35,7 @@ def encode_passages(
     from embeddings.batching import batch_tokens_for, encode_sorted
 
     out = np.zeros((len(passages), encoder.dim), dtype=np.float32)
-    keys = [text_key(p) for p in passages]
+    keys = [text_sha1(p) for p in passages]
     known = cache.load() if cache is not None else {}
     todo = []
     for i, key in enumerate(keys):

@@ -9,13 +9,13 @@ article itself), so nothing downstream loads or chunks the inputs again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.jobs.spec import EmbedJob, expand_inputs
+from rag.store.rows import text_sha1
 from rag.types import Article, Chunk, Skipped
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -112,7 +112,7 @@ def records_of(article: Article, chunks: Sequence[Chunk]) -> list[Record]:
             c.id,
             c.article_id,
             c.index,
-            sha1(c.text),
+            text_sha1(c.text),
             passage_for_embedding(c),
             c.text,
             c.start,
@@ -121,10 +121,6 @@ def records_of(article: Article, chunks: Sequence[Chunk]) -> list[Record]:
         )
         for i, c in enumerate(chunks)
     ]
-
-
-def sha1(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 @dataclass

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.errors import InputError
-from rag.jobs.records import Record, sha1
+from rag.jobs.records import Record
+from rag.store.rows import text_sha1 as text_sha1_of
 from rag.types import Article, Chunk
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def units_of(table: pa.Table, where: str | Path) -> list[tuple[Article, list[Chu
             article is None
             or article.id != article_id
             or article.text[start:end] != text
-            or sha1(text) != text_sha1
+            or text_sha1_of(text) != text_sha1
         ):
             raise InputError(
                 f"the shards in {where} are damaged (row {row}): rerun the job with --resume"

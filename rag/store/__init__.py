@@ -24,11 +24,11 @@ storage errors), ``vectors`` (the vector-index interface and its FAISS implement
 ``merge`` (the merge policy), ``cache`` (vectors of an uncommitted write) and ``writer`` (Store).
 """
 
-from rag.store.cache import VectorCache, text_key
+from rag.store.cache import VectorCache
 from rag.store.files import MB, generation_bytes, storage_errno, storage_error
 from rag.store.layout import FORMAT, SEGMENTS, TOKENIZER
 from rag.store.merge import MERGE_DELETED, MERGE_FACTOR, MERGE_FLOOR, plan_merge, segment_tier
-from rag.store.rows import SCHEMA
+from rag.store.rows import SCHEMA, text_sha1
 from rag.store.segment import Counted, Segment, StoredChunk
 from rag.store.snapshot import SegmentedVectors, Snapshot, SnapshotHolder
 from rag.store.vectors import (
@@ -73,5 +73,5 @@ __all__ = [
     "segment_tier",
     "storage_errno",
     "storage_error",
-    "text_key",
+    "text_sha1",
 ]

@@ -51,7 +51,3 @@ class VectorCache:
 
     def clear(self) -> None:
         shutil.rmtree(self.dir.parent, ignore_errors=True)
-
-
-def text_key(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()
