@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 SAVED_TURNS = 20  # turns kept in the browser's localStorage across reloads
 MODES = ("hybrid", "bm25", "dense")
+META_FIELDS = ("site", "byline", "credit", "url")  # a citation's article metadata
 
 
 def turn_to_json(turn: dict) -> dict:
@@ -47,6 +48,7 @@ def turn_from_json(data: dict) -> dict:
                 date=c.get("date"),
                 highlights=tuple((int(h[0]), int(h[1])) for h in c.get("highlights") or ()),
                 also_reported_by=tuple(str(x) for x in c.get("also_reported_by") or ()),
+                meta={k: str(c[k]) for k in META_FIELDS if c.get(k)},
             )
             for c in a.get("citations") or ()
         )

@@ -22,6 +22,7 @@ def turn() -> dict:
         date="2024-06-19",
         highlights=((0, 8),),
         also_reported_by=("tuoitre.vn",),
+        meta={"site": "VnExpress", "byline": "Minh Phương", "url": "https://vnexpress.net/x"},
     )
     answer = Answer(
         question="Q?",
@@ -41,6 +42,8 @@ def test_a_turn_round_trips():
     t = turn()
     back = turn_from_json(turn_to_json(t))
     assert back["answer"].citations == t["answer"].citations
+    # the article's outlet, byline and address come back too (the card shows them)
+    assert back["answer"].citations[0].meta == t["answer"].citations[0].meta
     assert back["answer"].text == t["answer"].text and back["answer"].mode == "bm25"
     assert back["answer"].rewritten_query == "Q2?" and back["answer"].warnings == ("w",)
     failed = {"question": "Q?", "answer": None, "error": "boom"}
