@@ -117,8 +117,11 @@ STRINGS: dict[str, Text] = {
     "ingest_seconds": Text("Thời gian: {s:.1f} giây.", "Took {s:.1f} s."),
     "articles_count": Text("{n} bài · {chunks} đoạn", "{n} article(s) · {chunks} passages"),
     "search_articles": Text("Tìm bài viết", "Search articles"),
-    "search_placeholder": Text("Tiêu đề, nguồn hoặc mã bài…", "Title, source or id…"),
+    "search_placeholder": Text(
+        "Tiêu đề, báo, tác giả, nguồn hoặc mã bài…", "Title, outlet, author, source or id…"
+    ),
     "col_title": Text("Tiêu đề", "Title"),
+    "col_site": Text("Báo", "Outlet"),
     "col_source": Text("Nguồn", "Source"),
     "col_date": Text("Ngày", "Date"),
     "col_chunks": Text("Số đoạn", "Passages"),
@@ -145,6 +148,10 @@ STRINGS: dict[str, Text] = {
     "undone": Text("Đã khôi phục «{title}».", "Restored “{title}”."),
     "undo_expired": Text("Đã hết thời gian hoàn tác.", "Too late to undo."),
     "refresh": Text("Làm mới", "Refresh"),
+    "sort_label": Text("Sắp xếp", "Sort"),
+    "sort_newest": Text("Ngày đăng: mới nhất trước", "Date: newest first"),
+    "sort_oldest": Text("Ngày đăng: cũ nhất trước", "Date: oldest first"),
+    "sort_added": Text("Mới thêm vào trước", "Recently added first"),
     # settings
     "settings_title": Text("Cài đặt tìm kiếm và trả lời", "Retrieval and answer settings"),
     "retriever": Text("Cách tìm", "Retriever"),

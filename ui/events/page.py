@@ -22,7 +22,7 @@ def wire_language(
 ) -> None:
     state, header = page.state, page.header
 
-    def switch_language(new_lang, turns, view, mode, query):
+    def switch_language(new_lang, turns, view, mode, query, order=None):
         new_lang = new_lang if new_lang in LANGS else DEFAULT_LANG
         cites, viewer = chat.panels(turns, view, new_lang)
         return (
@@ -33,14 +33,21 @@ def wire_language(
             cites,
             viewer,
             corpus.counts(new_lang),
-            corpus.table(query, new_lang),
+            corpus.table(query, new_lang, order),
             *page.labels.updates(new_lang),
         )
 
     saver.after(
         header.lang_radio.change(
             switch_language,
-            [header.lang_radio, state.turns, state.view, page.settings.mode, page.corpus.search],
+            [
+                header.lang_radio,
+                state.turns,
+                state.view,
+                page.settings.mode,
+                page.corpus.search,
+                page.corpus.order,
+            ],
             [
                 state.lang,
                 header.title,

@@ -71,3 +71,12 @@ def test_a_damaged_or_missing_save_starts_afresh(page):
         turns, lang, _, mode, top_k, _, answer_mode, *_ = restore.fn(saved, "dense")
         assert turns == [] and lang == "vi" and mode == "dense"
         assert isinstance(top_k, SKIP) and isinstance(answer_mode, SKIP)
+
+
+def test_the_table_keeps_its_order_through_the_language_switch(page):
+    switch = event(page, "switch_language")
+    table = switch.fn("en", [], None, "hybrid", "", "added")[7]
+    assert table["headers"][1:3] == ["Outlet", "Date"]
+    assert [r[-1] for r in table["data"]] == [
+        r[-1] for r in switch.fn("en", [], None, "hybrid", "", "newest")[7]["data"]
+    ]  # the seeds have no date: newest first is the order they were added in
