@@ -63,6 +63,30 @@ STRINGS: dict[str, Text] = {
     "open_source": Text("Xem toàn bài", "Read the article"),
     "also_reported": Text("Cũng được đưa tin bởi", "Also reported by"),
     "error": Text("Lỗi", "Error"),
+    # source filters (under the question box)
+    "filter_title": Text("Lọc nguồn", "Filter sources"),
+    "filter_site": Text("Chỉ trích dẫn báo", "Cite only this outlet"),
+    "filter_all_sites": Text("Tất cả các báo", "All outlets"),
+    "filter_from": Text("Đăng từ ngày", "Published from"),
+    "filter_to": Text("Đến ngày", "Published until"),
+    "filter_date_placeholder": Text("vd. 18/6/2024", "e.g. 2024-06-18"),
+    "filter_clear": Text("Bỏ lọc", "Clear filters"),
+    "filter_bad_date": Text(
+        "«{text}» không phải là ngày: hãy viết 2024-06-18 hoặc 18/6/2024.",
+        "“{text}” is not a date: write 2024-06-18 or 18/6/2024.",
+    ),
+    "filter_reversed": Text(
+        "Ngày bắt đầu ({start}) sau ngày kết thúc ({end}).",
+        "The start date ({start}) is after the end date ({end}).",
+    ),
+    "filter_active": Text(
+        "Chỉ trích dẫn bài {what}: {n} bài phù hợp.",
+        "Citing only articles {what}: {n} match.",
+    ),
+    "filter_of_site": Text("của {site}", "of {site}"),
+    "filter_since": Text("đăng từ {date}", "published from {date}"),
+    "filter_until": Text("đăng đến {date}", "published until {date}"),
+    "filter_between": Text("đăng từ {start} đến {end}", "published from {start} to {end}"),
     # feedback
     "feedback_title": Text("Góp ý cho câu trả lời", "Feedback on the answer"),
     "feedback_hint": Text(

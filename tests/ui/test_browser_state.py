@@ -64,7 +64,15 @@ def test_read_saved_checks_everything():
         "top_k": 3,
         "rerank": False,
         "answer_mode": None,
+        "filters": {"site": "", "date_from": "", "date_to": ""},
     }
+    saved = {"filters": {"site": "Dân trí", "date_from": "1/6/2024", "date_to": 5}}
+    assert read_saved(saved, "hybrid", True, ())["filters"] == {
+        "site": "Dân trí",
+        "date_from": "1/6/2024",
+        "date_to": "",
+    }
+    assert read_saved({"filters": "junk"}, "hybrid", True, ())["filters"]["site"] == ""
     got = read_saved(
         {"lang": "fr", "mode": "x", "top_k": 0, "turns": [{"q": 1}]}, "bm25", True, ("llm",)
     )
