@@ -71,10 +71,14 @@ class Filters:
         return bool(self.site or self.date_from or self.date_to)
 
     def admits(self, hit: Hit) -> bool:
-        if self.site and (hit.meta.get("site") or "").casefold() != self.site.casefold():
+        return self.allows(hit.meta.get("site"), hit.date)
+
+    def allows(self, site: str | None, date: str | None) -> bool:
+        """Whether an article of this outlet and publication date may be cited."""
+        if self.site and (site or "").casefold() != self.site.casefold():
             return False
         if self.date_from or self.date_to:
-            day = (hit.date or "")[:10]
+            day = (date or "")[:10]
             if not day:
                 return False
             if self.date_from and day < self.date_from:

@@ -317,7 +317,9 @@ def make_router(assistant: Assistant, settings: Settings) -> APIRouter:
 
     @router.get("/articles", response_model=list[ArticleOut])
     def articles(
-        q: Annotated[str | None, Query(description="Words to find in title/source/id.")] = None,
+        q: Annotated[
+            str | None, Query(description="Words to find in title/outlet/byline/source/date/id.")
+        ] = None,
     ) -> list[dict]:
         """The indexed articles (id, title, source, date, passage count)."""
         from ui.render import filter_articles

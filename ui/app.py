@@ -58,18 +58,18 @@ def build_blocks(assistant: Assistant, settings: Settings):
             labels, corpus.status(lang, settings.retriever), copy_data_html([], lang)
         )
         with gr.Tabs():
-            chat_tab = build_chat_tab(labels)
+            chat_tab = build_chat_tab(labels, chat.site_choices(lang))
             corpus_tab = build_corpus_tab(labels, corpus.counts(lang), corpus.table("", lang))
             settings_tab = build_settings_tab(labels, settings, options)
         page = Page(state, header, chat_tab, corpus_tab, settings_tab, labels)
 
-        saver = Saver.of(state, settings_tab, header)
+        saver = Saver.of(state, settings_tab, header, chat_tab)
         wire_chat(chat_tab, settings_tab, state, saver, chat)
         wire_feedback(chat_tab, settings_tab, state, feedback)
         wire_corpus(corpus_tab, settings_tab, header, state, corpus)
         wire_settings(settings_tab, header, state, saver, corpus)
         wire_language(page, saver, chat, corpus)
-        wire_restore(demo, page, corpus, options)
+        wire_restore(demo, page, chat, corpus, options)
         install_client_api(assistant)
     return demo
 

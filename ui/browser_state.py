@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 SAVED_TURNS = 20  # turns kept in the browser's localStorage across reloads
 MODES = ("hybrid", "bm25", "dense")
+META_FIELDS = ("site", "byline", "credit", "url")  # a citation's article metadata
 
 
 def turn_to_json(turn: dict) -> dict:
@@ -47,6 +48,7 @@ def turn_from_json(data: dict) -> dict:
                 date=c.get("date"),
                 highlights=tuple((int(h[0]), int(h[1])) for h in c.get("highlights") or ()),
                 also_reported_by=tuple(str(x) for x in c.get("also_reported_by") or ()),
+                meta={k: str(c[k]) for k in META_FIELDS if c.get(k)},
             )
             for c in a.get("citations") or ()
         )
@@ -65,16 +67,29 @@ def turn_from_json(data: dict) -> dict:
     return {"question": str(data["question"]), "answer": answer, "error": data.get("error")}
 
 
+FILTER_FIELDS = ("site", "date_from", "date_to")
+
+
 def saved_value(
-    turns: list[dict], lang: str, mode: str, top_k: float, rerank: bool, answer_mode: str
+    turns: list[dict],
+    lang: str,
+    mode: str,
+    top_k: float,
+    rerank: bool,
+    answer_mode: str,
+    site: str | None = "",
+    date_from: str | None = "",
+    date_to: str | None = "",
 ) -> dict:
-    """What gr.BrowserState keeps: the settings and the last SAVED_TURNS turns."""
+    """What gr.BrowserState keeps: the settings, the source filters as typed, and the last
+    SAVED_TURNS turns."""
     return {
         "lang": lang,
         "mode": mode,
         "top_k": top_k,
         "rerank": bool(rerank),
         "answer_mode": answer_mode,
+        "filters": {"site": site or "", "date_from": date_from or "", "date_to": date_to or ""},
         "turns": [turn_to_json(x) for x in (turns or [])][-SAVED_TURNS:],
     }
 
@@ -83,7 +98,8 @@ def read_saved(saved: Any, mode: str, can_rerank: bool, answer_modes: tuple[str,
     """A saved value back, checked: the turns (none when damaged or saved by an older page),
     the language, retriever, top-k, rerank and answer mode. ``top_k`` and ``answer_mode`` are
     None where the saved one is missing or not offered (the page keeps its own); ``mode`` is
-    the given one in that case."""
+    the given one in that case. ``filters``: the source filters as they were typed ("" for
+    each one missing or damaged; a date that is not one comes back as typed, and says so)."""
     saved = saved if isinstance(saved, dict) else {}
     try:
         turns = [turn_from_json(x) for x in saved.get("turns") or []]
@@ -91,6 +107,7 @@ def read_saved(saved: Any, mode: str, can_rerank: bool, answer_modes: tuple[str,
         turns = []  # saved by an older page, or damaged: start afresh
     top_k = saved.get("top_k")
     answer_mode = saved.get("answer_mode")
+    filters = saved.get("filters") if isinstance(saved.get("filters"), dict) else {}
     return {
         "turns": turns,
         "lang": saved.get("lang") if saved.get("lang") in LANGS else DEFAULT_LANG,
@@ -98,6 +115,9 @@ def read_saved(saved: Any, mode: str, can_rerank: bool, answer_modes: tuple[str,
         "top_k": int(top_k) if isinstance(top_k, (int, float)) and 1 <= top_k <= 20 else None,
         "rerank": bool(saved.get("rerank")) and can_rerank,
         "answer_mode": answer_mode if answer_mode in answer_modes else None,
+        "filters": {
+            k: filters[k][:200] if isinstance(filters.get(k), str) else "" for k in FILTER_FIELDS
+        },
     }
 
 

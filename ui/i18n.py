@@ -63,6 +63,30 @@ STRINGS: dict[str, Text] = {
     "open_source": Text("Xem toàn bài", "Read the article"),
     "also_reported": Text("Cũng được đưa tin bởi", "Also reported by"),
     "error": Text("Lỗi", "Error"),
+    # source filters (under the question box)
+    "filter_title": Text("Lọc nguồn", "Filter sources"),
+    "filter_site": Text("Chỉ trích dẫn báo", "Cite only this outlet"),
+    "filter_all_sites": Text("Tất cả các báo", "All outlets"),
+    "filter_from": Text("Đăng từ ngày", "Published from"),
+    "filter_to": Text("Đến ngày", "Published until"),
+    "filter_date_placeholder": Text("vd. 18/6/2024", "e.g. 2024-06-18"),
+    "filter_clear": Text("Bỏ lọc", "Clear filters"),
+    "filter_bad_date": Text(
+        "«{text}» không phải là ngày: hãy viết 2024-06-18 hoặc 18/6/2024.",
+        "“{text}” is not a date: write 2024-06-18 or 18/6/2024.",
+    ),
+    "filter_reversed": Text(
+        "Ngày bắt đầu ({start}) sau ngày kết thúc ({end}).",
+        "The start date ({start}) is after the end date ({end}).",
+    ),
+    "filter_active": Text(
+        "Chỉ trích dẫn bài {what}: {n} bài phù hợp.",
+        "Citing only articles {what}: {n} match.",
+    ),
+    "filter_of_site": Text("của {site}", "of {site}"),
+    "filter_since": Text("đăng từ {date}", "published from {date}"),
+    "filter_until": Text("đăng đến {date}", "published until {date}"),
+    "filter_between": Text("đăng từ {start} đến {end}", "published from {start} to {end}"),
     # feedback
     "feedback_title": Text("Góp ý cho câu trả lời", "Feedback on the answer"),
     "feedback_hint": Text(
@@ -117,8 +141,11 @@ STRINGS: dict[str, Text] = {
     "ingest_seconds": Text("Thời gian: {s:.1f} giây.", "Took {s:.1f} s."),
     "articles_count": Text("{n} bài · {chunks} đoạn", "{n} article(s) · {chunks} passages"),
     "search_articles": Text("Tìm bài viết", "Search articles"),
-    "search_placeholder": Text("Tiêu đề, nguồn hoặc mã bài…", "Title, source or id…"),
+    "search_placeholder": Text(
+        "Tiêu đề, báo, tác giả, nguồn hoặc mã bài…", "Title, outlet, author, source or id…"
+    ),
     "col_title": Text("Tiêu đề", "Title"),
+    "col_site": Text("Báo", "Outlet"),
     "col_source": Text("Nguồn", "Source"),
     "col_date": Text("Ngày", "Date"),
     "col_chunks": Text("Số đoạn", "Passages"),
@@ -145,6 +172,10 @@ STRINGS: dict[str, Text] = {
     "undone": Text("Đã khôi phục «{title}».", "Restored “{title}”."),
     "undo_expired": Text("Đã hết thời gian hoàn tác.", "Too late to undo."),
     "refresh": Text("Làm mới", "Refresh"),
+    "sort_label": Text("Sắp xếp", "Sort"),
+    "sort_newest": Text("Ngày đăng: mới nhất trước", "Date: newest first"),
+    "sort_oldest": Text("Ngày đăng: cũ nhất trước", "Date: oldest first"),
+    "sort_added": Text("Mới thêm vào trước", "Recently added first"),
     # settings
     "settings_title": Text("Cài đặt tìm kiếm và trả lời", "Retrieval and answer settings"),
     "retriever": Text("Cách tìm", "Retriever"),

@@ -224,9 +224,11 @@ def source_line(
     lang: str = "vi",
     site: str | None = None,
     byline: str | None = None,
+    url: str | None = None,
 ) -> str:
-    """'site · byline · date · source' as HTML, what is known of it; an http(s) source is a
-    link (opened in a new tab, no referrer), anything else (a file path, a name) plain text."""
+    """'site · byline · date · source' as HTML, what is known of it. The article's ``url``
+    (or an http(s) source) is a link, opened in a new tab without a referrer; anything else (a
+    file path, a name) is plain text."""
     bits = []
     if site:
         bits.append(f'<span class="rag-site">{esc(site)}</span>')
@@ -234,9 +236,11 @@ def source_line(
         bits.append(f'<span class="rag-byline">{esc(byline)}</span>')
     if date:
         bits.append(f'<span class="rag-date">{esc(news_date(date, lang))}</span>')
+    if url and _is_web(url):
+        source = url
     if source:
         parsed = urlparse(source)
-        if parsed.scheme in ("http", "https") and parsed.netloc:
+        if _is_web(source):
             bits.append(
                 f'<a href="{esc(source)}" target="_blank" rel="noopener noreferrer nofollow">'
                 f"{esc(parsed.netloc)}</a>"
@@ -244,6 +248,11 @@ def source_line(
         else:
             bits.append(f'<span class="rag-src" title="{esc(source)}">{esc(_short(source))}</span>')
     return " · ".join(bits)
+
+
+def _is_web(address: str) -> bool:
+    parsed = urlparse(address)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
 def _short(source: str, limit: int = 48) -> str:
@@ -300,7 +309,12 @@ def citation_card(
         names = "; ".join(esc(x) for x in also_names)
         also = f'<div class="rag-also">{esc(t(K.also_reported, lang))}: {names}</div>'
     meta = source_line(
-        first.source, first.date, lang, first.meta.get("site"), first.meta.get("byline")
+        first.source,
+        first.date,
+        lang,
+        first.meta.get("site"),
+        first.meta.get("byline"),
+        first.meta.get("url"),
     )
     href = cite_href(turn, first.n)
     return (
@@ -366,7 +380,7 @@ def source_html(article: Article | None, c: Citation | None, lang: str = "vi") -
         shift = span[0] - c.start  # the passage moved: move its highlights with it
         highlights = tuple((s + shift, e + shift) for s, e in highlights)
     body = highlight_html(article.text, 0, highlights, passage=span, target_first=True)
-    meta = source_line(article.source, article.date, lang, article.site, article.byline)
+    meta = article_meta(article, lang)
     return (
         f'<div class="rag-viewer">{head}'
         f'<h3 class="rag-article-title"><span class="rag-n">[{int(c.n)}]</span> {esc(article.title)}</h3>'
@@ -375,11 +389,19 @@ def source_html(article: Article | None, c: Citation | None, lang: str = "vi") -
     )
 
 
+def article_meta(article: Article, lang: str = "vi") -> str:
+    """The line under an article's headline: site · byline · date · its address."""
+    return source_line(
+        article.source, article.date, lang, article.site, article.byline, article.url
+    )
+
+
 def article_html(article: Article | None, lang: str = "vi") -> str:
-    """An article on its own (the corpus tab's preview): title, source, date, cleaned text."""
+    """An article on its own (the corpus tab's preview): the headline, then site · byline ·
+    date · its address (a link when it has a web address), then the cleaned text."""
     if article is None:
         return f'<p class="rag-hint">{esc(t(K.selected_none, lang))}</p>'
-    meta = source_line(article.source, article.date, lang, article.site, article.byline)
+    meta = article_meta(article, lang)
     return (
         f'<div class="rag-viewer"><h3 class="rag-article-title">{esc(article.title)}</h3>'
         + (f'<div class="rag-meta">{meta}</div>' if meta else "")
@@ -485,37 +507,64 @@ def ingest_report_markdown(report: IngestReport, lang: str = "vi") -> str:
 
 
 def filter_articles(articles: Sequence[dict], query: str) -> list[dict]:
-    """Articles whose title, source or id contain every word of ``query`` (case and accents
-    ignored, so "hiep uoc" finds "Hiệp ước")."""
+    """Articles whose title, outlet, byline, source, date or id contain every word of
+    ``query`` (case and accents ignored, so "hiep uoc" finds "Hiệp ước", "dan tri" the
+    articles of Dân trí)."""
     from rag.tokens import fold_accents
 
     words = fold_accents(query.lower()).split()
     if not words:
         return list(articles)
+    fields = ("title", "site", "byline", "source", "id", "date")
     out = []
     for a in articles:
-        hay = fold_accents(
-            " ".join(str(a.get(k) or "") for k in ("title", "source", "id", "date")).lower()
-        )
+        hay = fold_accents(" ".join(str(a.get(k) or "") for k in fields).lower())
         if all(w in hay for w in words):
             out.append(a)
     return out
 
 
 # The articles table's column headers (i18n keys), in the order of article_rows' cells.
-TABLE_HEADERS = (K.col_title, K.col_source, K.col_date, K.col_chunks, K.col_id)
+TABLE_HEADERS = (K.col_title, K.col_site, K.col_date, K.col_source, K.col_chunks, K.col_id)
+TABLE_ID_COLUMN = len(TABLE_HEADERS) - 1
+# How the table can be ordered (the sort control's values): by publication date, newest or
+# oldest first (articles without a date last either way), or by when they were added.
+ORDERS = ("newest", "oldest", "added")
+DEFAULT_ORDER = "newest"
+ORDER_KEYS = {"newest": K.sort_newest, "oldest": K.sort_oldest, "added": K.sort_added}
 
 
-def article_rows(articles: Sequence[dict]) -> list[list]:
-    """Rows for the articles table, newest first (an upload shows at the top): title, source,
-    date, passages, id. Plain strings: the table's columns are typed "str", shown as text."""
+def sort_articles(articles: Sequence[dict], order: str = DEFAULT_ORDER) -> list[dict]:
+    """``articles`` (in the order they were added) in the table's ``order``. Articles without
+    a date come after the dated ones; within the same date, and among the undated, the most
+    recently added first (an upload shows at the top of its group)."""
+    latest_first = list(reversed(articles))
+    if order not in ("newest", "oldest"):
+        return latest_first
+    dated = [a for a in latest_first if _day(a)]
+    undated = [a for a in latest_first if not _day(a)]
+    # stable, reverse=True included: equal dates keep the latest-added first
+    dated.sort(key=_day, reverse=order == "newest")
+    return dated + undated
+
+
+def _day(article: dict) -> str:
+    """The publication date's ISO day ('2024-06-18'), '' when unknown or not ISO."""
+    date = str(article.get("date") or "")[:10]
+    return date if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) else ""
+
+
+def article_rows(articles: Sequence[dict], order: str = DEFAULT_ORDER) -> list[list]:
+    """Rows for the articles table in ``order`` (see sort_articles): title, outlet, date
+    (ISO, so it reads the same in both languages and sorts as text), source, passages, id."""
     return [
         [
             a.get("title") or "",
+            a.get("site") or "",
+            _day(a) or str(a.get("date") or ""),
             a.get("source") or "",
-            a.get("date") or "",
             a.get("chunks", 0),
             a["id"],
         ]
-        for a in reversed(articles)
+        for a in sort_articles(articles, order)
     ]

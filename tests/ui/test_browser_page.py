@@ -21,7 +21,7 @@ import pytest
 
 from tests.ui.test_browser_e2e import ask, bot_texts, css, shoot, tab, text, wait
 from ui.i18n import STRINGS
-from ui.render import TABLE_HEADERS
+from ui.render import TABLE_HEADERS, TABLE_ID_COLUMN
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -257,7 +257,8 @@ def test_delete_asks_can_be_undone_and_api_changes_reach_the_status_line(live, b
 
 def delete_undo_and_api_changes(d, live, tmp_path: Path) -> None:
     def table_ids() -> list[str]:
-        return [e.text for e in css(d, "#rag-articles [role=gridcell][data-col='4']")]
+        cells = f"#rag-articles [role=gridcell][data-col='{TABLE_ID_COLUMN}']"
+        return [e.text for e in css(d, cells)]
 
     def delete_button():
         return d.find_element("xpath", "//button[normalize-space()='Xoá bài đã chọn']")
@@ -267,7 +268,7 @@ def delete_undo_and_api_changes(d, live, tmp_path: Path) -> None:
     # Gradio 6 draws the rows as div[role=gridcell] (data-testid="cell-ROW-COL"); its <td>s
     # sit in a hidden copy of one row that only sizes the columns.
     wait(d, lambda d: len(table_ids()) == 5)
-    first_id = text(d, CELL.format(row=0, col=4))  # the Id column
+    first_id = text(d, CELL.format(row=0, col=TABLE_ID_COLUMN))
     article = live.assistant.article(first_id)
     assert article is not None
     cell = css(d, CELL.format(row=0, col=0))[0]

@@ -22,6 +22,7 @@ def turn() -> dict:
         date="2024-06-19",
         highlights=((0, 8),),
         also_reported_by=("tuoitre.vn",),
+        meta={"site": "VnExpress", "byline": "Minh Phương", "url": "https://vnexpress.net/x"},
     )
     answer = Answer(
         question="Q?",
@@ -41,6 +42,8 @@ def test_a_turn_round_trips():
     t = turn()
     back = turn_from_json(turn_to_json(t))
     assert back["answer"].citations == t["answer"].citations
+    # the article's outlet, byline and address come back too (the card shows them)
+    assert back["answer"].citations[0].meta == t["answer"].citations[0].meta
     assert back["answer"].text == t["answer"].text and back["answer"].mode == "bm25"
     assert back["answer"].rewritten_query == "Q2?" and back["answer"].warnings == ("w",)
     failed = {"question": "Q?", "answer": None, "error": "boom"}
@@ -61,7 +64,15 @@ def test_read_saved_checks_everything():
         "top_k": 3,
         "rerank": False,
         "answer_mode": None,
+        "filters": {"site": "", "date_from": "", "date_to": ""},
     }
+    saved = {"filters": {"site": "Dân trí", "date_from": "1/6/2024", "date_to": 5}}
+    assert read_saved(saved, "hybrid", True, ())["filters"] == {
+        "site": "Dân trí",
+        "date_from": "1/6/2024",
+        "date_to": "",
+    }
+    assert read_saved({"filters": "junk"}, "hybrid", True, ())["filters"]["site"] == ""
     got = read_saved(
         {"lang": "fr", "mode": "x", "top_k": 0, "turns": [{"q": 1}]}, "bm25", True, ("llm",)
     )

@@ -384,6 +384,78 @@ def test_article_rows_newest_first():
     assert [r[-1] for r in rows] == ["new", "old"]
 
 
+# In the order they were added: two undated, three dated (two on the same day).
+ADDED = [
+    {"id": "u1", "title": "U1"},
+    {"id": "d1", "title": "D1", "date": "2024-01-10", "site": "Dân trí"},
+    {"id": "d2", "title": "D2", "date": "2024-06-20T08:30:00", "site": "Tuổi Trẻ"},
+    {"id": "u2", "title": "U2", "date": "hôm qua"},  # not a date the table can place
+    {"id": "d3", "title": "D3", "date": "2024-01-10", "source": "x.txt", "chunks": 3},
+]
+
+
+def test_article_rows_by_date_with_the_undated_last():
+    ids = lambda order: [r[-1] for r in render.article_rows(ADDED, order)]  # noqa: E731
+    # newest publication first; the same day and the undated: the latest added first
+    assert ids("newest") == ["d2", "d3", "d1", "u2", "u1"]
+    assert ids("oldest") == ["d3", "d1", "d2", "u2", "u1"]
+    assert ids("added") == ["d3", "u2", "d2", "d1", "u1"]
+    assert ids("nonsense") == ids("added") and render.DEFAULT_ORDER == "newest"
+    rows = {r[-1]: r for r in render.article_rows(ADDED)}
+    # title, outlet, date (its ISO day: sorts as text), source, passages, id
+    assert rows["d3"] == ["D3", "", "2024-01-10", "x.txt", 3, "d3"]
+    assert rows["d2"][1:3] == ["Tuổi Trẻ", "2024-06-20"] and rows["u2"][2] == "hôm qua"
+    assert len(render.TABLE_HEADERS) == len(rows["d1"]) and render.TABLE_ID_COLUMN == 5
+
+
+def test_filter_articles_finds_an_outlet_and_a_byline():
+    arts = [
+        {"id": "1", "title": "A", "site": "Dân trí", "byline": "Minh Phương"},
+        {"id": "2", "title": "B", "site": "Soha"},
+    ]
+    assert [a["id"] for a in render.filter_articles(arts, "dan tri")] == ["1"]
+    assert [a["id"] for a in render.filter_articles(arts, "minh phuong")] == ["1"]
+
+
+def test_the_article_viewer_shows_site_byline_date_and_its_address():
+    art = replace(
+        article("Nội dung bài.", source="/data/tin.jsonl#7", date="2024-06-18"),
+        site="Dân trí",
+        byline="Minh Phương",
+        url="https://dantri.com.vn/the-gioi/a.htm?x=1&y=2",
+    )
+    out = render.article_html(art, "vi")
+    s = assert_safe(out)
+    head, rest = out.split("</h3>", 1)
+    assert "Tiêu đề" in head and rest.index("rag-meta") < rest.index("Nội dung bài.")
+    meta = rest.split('<div class="rag-article">')[0]
+    assert [x for x in s.text if x.strip()][1:6] == [
+        "Dân trí",
+        " · ",
+        "Minh Phương",
+        " · ",
+        "18/6/2024",
+    ]
+    assert 'href="https://dantri.com.vn/the-gioi/a.htm?x=1&amp;y=2"' in meta
+    assert 'rel="noopener noreferrer nofollow"' in meta and 'target="_blank"' in meta
+    assert ">dantri.com.vn</a>" in meta and "tin.jsonl" not in meta  # the address, not the file
+    assert "2024-06-18" in render.article_html(art, "en")
+    # the same line in the chat's source viewer and on the citation card
+    c = replace(cite_for(art, 0, len(art.text), "Nội dung bài."), meta=art.meta())
+    assert meta.strip() in render.source_html(art, c, "vi")
+    assert 'href="https://dantri.com.vn/' in render.citation_card([c], 0)
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_metadata_is_escaped_and_only_web_addresses_are_links(payload):
+    art = replace(article("Nội dung."), site=payload, byline=payload, url=f"javascript:{payload}")
+    s = assert_safe(render.article_html(art))
+    assert "".join(s.text).count(payload) >= 2
+    quoted = replace(art, url=f'https://x.vn/"{payload}')
+    s = assert_safe(render.article_html(quoted))
+    assert [a["href"] for t, a in s.tags if t == "a"] == [f'https://x.vn/"{payload}']
+
+
 def test_adjacent_citations_are_spaced_in_the_bubble_and_the_plain_copy():
     answer, _, _ = treaty_answer()
     c1 = answer.citations[0]

@@ -1,5 +1,5 @@
-"""The chat tab's events: ask (Enter, Send or an example), new chat, open a citation, and
-the 👍/👎 feedback with its correction."""
+"""The chat tab's events: ask (Enter, Send or an example) within the source filters, new
+chat, open a citation, the filters themselves, and the 👍/👎 feedback with its correction."""
 
 from typing import TYPE_CHECKING
 
@@ -31,8 +31,19 @@ def wire_chat(
         settings.top_k,
         settings.rerank,
         settings.answer_mode,
+        chat.site,
+        chat.date_from,
+        chat.date_to,
     ]
-    outputs = [chat.chatbot, state.turns, chat.msg, chat.cites, chat.viewer, state.view]
+    outputs = [
+        chat.chatbot,
+        state.turns,
+        chat.msg,
+        chat.cites,
+        chat.viewer,
+        state.view,
+        chat.filter_note,
+    ]
     saver.after(chat.msg.submit(handlers.respond, inputs, outputs, **PRIVATE))
     saver.after(chat.send.click(handlers.respond, inputs, outputs, **PRIVATE))
 
@@ -56,6 +67,33 @@ def wire_chat(
     chat.cites.cite(
         on_cite, [state.turns, state.lang], [chat.cites, chat.viewer, state.view], **PRIVATE
     )
+    wire_filters(chat, state, saver, handlers)
+
+
+def wire_filters(
+    chat: "ChatTab", state: "PageState", saver: "Saver", handlers: "ChatHandlers"
+) -> None:
+    """The source filters: the note under the question box follows them (a date once it is
+    typed: on Enter or leaving the box), each change is saved in the browser, and the outlet
+    choices follow the articles (any upload or delete) and the language."""
+    filters = [chat.site, chat.date_from, chat.date_to]
+    note_inputs = [*filters, state.lang]
+    for trigger in (
+        chat.site.change,
+        chat.date_from.submit,
+        chat.date_from.blur,
+        chat.date_to.submit,
+        chat.date_to.blur,
+    ):
+        saver.after(trigger(handlers.filter_note, note_inputs, [chat.filter_note], **PRIVATE))
+    saver.after(
+        chat.filter_clear.click(
+            handlers.clear_filters, None, [*filters, chat.filter_note], **PRIVATE
+        )
+    )
+    view = [state.lang, *filters]
+    for changed in (state.gen.change, state.lang.change):
+        changed(handlers.filters_view, view, [chat.site, chat.filter_note], **PRIVATE)
 
 
 def wire_feedback(

@@ -18,7 +18,8 @@ def install_client_api(assistant: "Assistant") -> None:
         return assistant.ask(question, top_k=int(top_k), mode=mode or None).to_dict()
 
     def articles(query: str = "") -> list:
-        """The indexed articles whose title, source or id contain the query's words."""
+        """The indexed articles whose title, outlet, byline, source, date or id contain the
+        query's words."""
         return render.filter_articles(assistant.articles(), query)
 
     def health() -> dict:

@@ -25,21 +25,22 @@ def wire_corpus(
 ) -> None:
     import gradio as gr
 
-    lang, mode, search = state.lang, settings.mode, corpus.search
+    lang, mode, search, order = state.lang, settings.mode, corpus.search, corpus.order
 
-    def on_ingest(files, lang_v, query, mode_v, progress=gr.Progress()):
-        return handlers.ingest(files, lang_v, query, mode_v, progress)
+    def on_ingest(files, lang_v, query, mode_v, order_v, progress=gr.Progress()):
+        return handlers.ingest(files, lang_v, query, mode_v, order_v, progress=progress)
 
     corpus.ingest_btn.click(
         on_ingest,
-        [corpus.upload, lang, search, mode],
+        [corpus.upload, lang, search, mode, order],
         [corpus.ingest_report, corpus.upload, corpus.table, corpus.counts, header.status],
         **PRIVATE,
     ).then(handlers.generation, None, [state.gen], **PRIVATE)
-    search.change(handlers.table, [search, lang], [corpus.table], **PRIVATE)
+    search.change(handlers.table, [search, lang, order], [corpus.table], **PRIVATE)
+    order.change(handlers.table, [search, lang, order], [corpus.table], **PRIVATE)
     corpus.refresh.click(
         handlers.refresh,
-        [search, lang, mode],
+        [search, lang, mode, order],
         [corpus.table, corpus.counts, header.status],
         **PRIVATE,
     )
@@ -65,7 +66,7 @@ def wire_corpus(
     changed = [corpus.table, corpus.counts, header.status, state.gen, corpus.preview]
     corpus.yes_btn.click(
         handlers.delete,
-        [state.selected_id, lang, search, mode],
+        [state.selected_id, lang, search, mode, order],
         [
             corpus.confirm_row,
             corpus.undo_row,
@@ -79,7 +80,7 @@ def wire_corpus(
     )
     corpus.undo_btn.click(
         handlers.undo,
-        [state.deleted, lang, search, mode],
+        [state.deleted, lang, search, mode, order],
         [corpus.undo_row, state.deleted, corpus.selected_md, *changed],
         **PRIVATE,
     )
@@ -87,7 +88,7 @@ def wire_corpus(
     poll = gr.Timer(POLL_S)
     poll.tick(
         handlers.refresh_if_changed,
-        [state.gen, lang, search, mode, state.deleted],
+        [state.gen, lang, search, mode, state.deleted, order],
         [state.gen, header.status, corpus.table, corpus.counts, corpus.undo_row, state.deleted],
         show_progress="hidden",
         **PRIVATE,

@@ -8,15 +8,16 @@ from ui.browser_state import copy_data_html, saved_value
 from ui.events import PRIVATE
 
 if TYPE_CHECKING:
+    from ui.layout.chat import ChatTab
     from ui.layout.header import Header
     from ui.layout.settings import SettingsTab
     from ui.layout.state import PageState
 
 
-def save(turns, lang, mode, top_k, rerank, answer_mode):
-    """The conversation and settings into localStorage (gr.BrowserState), and the plain-text
-    copies of the answers for copy.js."""
-    value = saved_value(turns, lang, mode, top_k, rerank, answer_mode)
+def save(turns, lang, mode, top_k, rerank, answer_mode, site="", date_from="", date_to=""):
+    """The conversation, settings and source filters into localStorage (gr.BrowserState),
+    and the plain-text copies of the answers for copy.js."""
+    value = saved_value(turns, lang, mode, top_k, rerank, answer_mode, site, date_from, date_to)
     return value, copy_data_html(turns or [], lang)
 
 
@@ -26,7 +27,9 @@ class Saver:
     outputs: list[Any]
 
     @classmethod
-    def of(cls, state: "PageState", settings: "SettingsTab", header: "Header") -> "Saver":
+    def of(
+        cls, state: "PageState", settings: "SettingsTab", header: "Header", chat: "ChatTab"
+    ) -> "Saver":
         inputs = [
             state.turns,
             state.lang,
@@ -34,6 +37,9 @@ class Saver:
             settings.top_k,
             settings.rerank,
             settings.answer_mode,
+            chat.site,
+            chat.date_from,
+            chat.date_to,
         ]
         return cls(inputs=inputs, outputs=[state.saved, header.copy_data])
 

@@ -27,12 +27,13 @@ class CorpusHandlers:
         self.options = options
 
     # ---- what the page shows of the index ---------------------------------------------
-    def table(self, query: str, lang: str = DEFAULT_LANG) -> dict:
-        """The articles table, headers included: a value without them would bring back the
-        headers the component was built with (Vietnamese) after a switch to English."""
+    def table(self, query: str, lang: str = DEFAULT_LANG, order: str | None = None) -> dict:
+        """The articles table in ``order`` (render.ORDERS; newest publication first by
+        default), headers included: a value without them would bring back the headers the
+        component was built with (Vietnamese) after a switch to English."""
         rows = render.filter_articles(self.assistant.articles(), query or "")
         return {
-            "data": render.article_rows(rows),
+            "data": render.article_rows(rows, order or render.DEFAULT_ORDER),
             "headers": [t(h, lang) for h in render.TABLE_HEADERS],
         }
 
@@ -50,11 +51,11 @@ class CorpusHandlers:
         page or the HTTP API."""
         return self.assistant.store.current_generation()
 
-    def refresh(self, query, lang, mode):
+    def refresh(self, query, lang, mode, order=None):
         """The Refresh button: table, counts and status line anew."""
-        return self.table(query, lang), self.counts(lang), self.status(lang, mode)
+        return self.table(query, lang, order), self.counts(lang), self.status(lang, mode)
 
-    def refresh_if_changed(self, gen, lang, query, mode, deleted):
+    def refresh_if_changed(self, gen, lang, query, mode, deleted, order=None):
         """Timer tick: new status line, table and counts when the index changed since this
         page last looked; hides the undo offer when its time is up."""
         import gradio as gr
@@ -65,14 +66,14 @@ class CorpusHandlers:
         return (
             now_gen if changed else gr.skip(),
             self.status(lang, mode) if changed else gr.skip(),
-            self.table(query, lang) if changed else gr.skip(),
+            self.table(query, lang, order) if changed else gr.skip(),
             self.counts(lang) if changed else gr.skip(),
             gr.update(visible=False) if expired else gr.skip(),
             None if expired else gr.skip(),
         )
 
     # ---- upload ------------------------------------------------------------------------
-    def ingest(self, files, lang, query, mode, progress=None):
+    def ingest(self, files, lang, query, mode, order=None, progress=None):
         """Uploaded files -> index, with progress; the report says what was added, what was
         already there (re-upload: nothing happens), and what was skipped and why."""
         import gradio as gr
@@ -101,7 +102,7 @@ class CorpusHandlers:
         return (
             render.ingest_report_markdown(report, lang),
             None,
-            self.table(query, lang),
+            self.table(query, lang, order),
             self.counts(lang),
             self.status(lang, mode),
         )
@@ -139,16 +140,15 @@ class CorpusHandlers:
 
         return gr.update(visible=False), t(K.delete_cancelled, lang)
 
-    def delete(self, article_id, lang, query, mode):
+    def delete(self, article_id, lang, query, mode, order=None):
         """Confirmed: delete, and keep the article for UNDO_S seconds so Undo can re-add it."""
         import gradio as gr
 
         hide = gr.update(visible=False)
         article = self.assistant.article(article_id) if article_id else None
         if article is None or not self.assistant.delete(article_id):
-            return (hide, hide, gr.skip(), None, t(K.delete_missing, lang), None) + self._corpus(
-                lang, query, mode
-            )
+            missing = (hide, hide, gr.skip(), None, t(K.delete_missing, lang), None)
+            return missing + self._corpus(lang, query, mode, order)
         title = render.md_escape(article.title)
         return (
             hide,
@@ -157,9 +157,9 @@ class CorpusHandlers:
             [article, time.monotonic() + UNDO_S],
             t(K.selected_none, lang),
             None,
-        ) + self._corpus(lang, query, mode)
+        ) + self._corpus(lang, query, mode, order)
 
-    def undo(self, deleted, lang, query, mode):
+    def undo(self, deleted, lang, query, mode, order=None):
         import gradio as gr
 
         hide = gr.update(visible=False)
@@ -171,12 +171,12 @@ class CorpusHandlers:
         except RagError as exc:
             return (hide, None, f"⚠ {render.md_escape(str(exc))}") + (gr.skip(),) * 5
         msg = t(K.undone, lang, title=render.md_escape(article.title))
-        return (hide, None, msg) + self._corpus(lang, query, mode)
+        return (hide, None, msg) + self._corpus(lang, query, mode, order)
 
-    def _corpus(self, lang, query, mode):
+    def _corpus(self, lang, query, mode, order):
         """(table, counts, status, generation, preview) after a change to the articles."""
         return (
-            self.table(query, lang),
+            self.table(query, lang, order),
             self.counts(lang),
             self.status(lang, mode),
             self.generation(),

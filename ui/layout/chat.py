@@ -1,13 +1,14 @@
-"""The chat tab: the conversation with its input, the feedback box, and beside them the
-source viewer above the citations panel."""
+"""The chat tab: the conversation with its input, the source filters, the feedback box, and
+beside them the source viewer above the citations panel."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ui import render
-from ui.i18n import EXAMPLES, K
+from ui.i18n import EXAMPLES, K, t
 from ui.layout.header import static
 
 if TYPE_CHECKING:
@@ -23,6 +24,12 @@ class ChatTab:
     msg: gr.Textbox
     send: gr.Button
     clear: gr.Button
+    filter_note: gr.Markdown  # which filters are on, or why a date cannot be used
+    filter_box: gr.Accordion
+    site: gr.Dropdown  # "" = every outlet
+    date_from: gr.Textbox
+    date_to: gr.Textbox
+    filter_clear: gr.Button
     fb_status: gr.Markdown
     fb_box: gr.Accordion
     fb_hint: gr.Markdown
@@ -32,7 +39,10 @@ class ChatTab:
     cites: gr.HTML
 
 
-def build_chat_tab(labels: Labels) -> ChatTab:
+def build_chat_tab(labels: Labels, site_choices: Sequence[tuple[str, str]] = ()) -> ChatTab:
+    """``site_choices``: the outlet filter's first choices, (label, outlet) with ("all", "")
+    first (ui.filters.site_choices; the page load and every change to the articles bring
+    them up to date)."""
     import gradio as gr
 
     lang = labels.lang
@@ -72,6 +82,43 @@ def build_chat_tab(labels: Labels) -> ChatTab:
                 )
             with gr.Row():
                 clear = labels.make(gr.Button, {"value": K.clear}, size="sm", variant="secondary")
+            # Outside the accordion, so it shows while the accordion is closed.
+            filter_note = gr.Markdown("", elem_id="rag-filter-note")
+            with labels.make(
+                gr.Accordion, {"label": K.filter_title}, open=False, elem_id="rag-filters"
+            ) as filter_box:
+                with gr.Row():
+                    # Its choices follow the articles and the language: ui.events.chat.
+                    site = labels.make(
+                        gr.Dropdown,
+                        {"label": K.filter_site},
+                        choices=list(site_choices) or [(t(K.filter_all_sites, lang), "")],
+                        value="",
+                        scale=2,
+                        min_width=180,
+                        elem_id="rag-filter-site",
+                    )
+                    date_from = labels.make(
+                        gr.Textbox,
+                        {"label": K.filter_from, "placeholder": K.filter_date_placeholder},
+                        scale=1,
+                        min_width=150,
+                        max_length=40,
+                        value="",
+                        elem_id="rag-filter-from",
+                    )
+                    date_to = labels.make(
+                        gr.Textbox,
+                        {"label": K.filter_to, "placeholder": K.filter_date_placeholder},
+                        scale=1,
+                        min_width=150,
+                        max_length=40,
+                        value="",
+                        elem_id="rag-filter-to",
+                    )
+                filter_clear = labels.make(
+                    gr.Button, {"value": K.filter_clear}, size="sm", elem_id="rag-filter-clear"
+                )
             # Outside the accordion: a closed accordion's content is not in the page.
             fb_status = gr.Markdown("", elem_id="rag-feedback-status")
             with labels.make(gr.Accordion, {"label": K.feedback_title}, open=False) as fb_box:
@@ -104,6 +151,12 @@ def build_chat_tab(labels: Labels) -> ChatTab:
         msg=msg,
         send=send,
         clear=clear,
+        filter_note=filter_note,
+        filter_box=filter_box,
+        site=site,
+        date_from=date_from,
+        date_to=date_to,
+        filter_clear=filter_clear,
         fb_status=fb_status,
         fb_box=fb_box,
         fb_hint=fb_hint,

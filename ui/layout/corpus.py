@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ui.i18n import K
+from ui import render
+from ui.i18n import K, t
 from ui.uploads import UPLOAD_SUFFIXES
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ class CorpusTab:
     ingest_btn: gr.Button
     ingest_report: gr.Markdown
     search: gr.Textbox
+    order: gr.Dropdown  # the table's order: render.ORDERS
     counts: gr.Markdown
     refresh: gr.Button
     table: gr.Dataframe
@@ -66,17 +68,28 @@ def build_corpus_tab(labels: Labels, counts: str, table: dict) -> CorpusTab:
                 scale=4,
                 elem_id="rag-search",
             )
+            order = labels.make_with(
+                gr.Dropdown,
+                lambda lang: {
+                    "label": t(K.sort_label, lang),
+                    "choices": [(t(render.ORDER_KEYS[o], lang), o) for o in render.ORDERS],
+                },
+                value=render.DEFAULT_ORDER,
+                scale=2,
+                min_width=200,
+                elem_id="rag-sort",
+            )
             counts_md = gr.Markdown(counts, elem_id="rag-counts")
             refresh = labels.make(gr.Button, {"value": K.refresh}, size="sm", scale=1)
         table_df = gr.Dataframe(
             value=table,
             headers=list(table["headers"]),
-            datatype=["str", "str", "str", "number", "str"],
+            datatype=["str", "str", "str", "str", "number", "str"],
             interactive=False,
             wrap=True,
             elem_id="rag-articles",
             max_height=420,
-            column_widths=["42%", "26%", "10%", "8%", "14%"],
+            column_widths=["36%", "11%", "10%", "21%", "8%", "14%"],
         )
         with gr.Row(equal_height=True):
             selected_md = labels.make(
@@ -122,6 +135,7 @@ def build_corpus_tab(labels: Labels, counts: str, table: dict) -> CorpusTab:
         ingest_btn=ingest_btn,
         ingest_report=ingest_report,
         search=search,
+        order=order,
         counts=counts_md,
         refresh=refresh,
         table=table_df,

@@ -71,3 +71,32 @@ def test_a_damaged_or_missing_save_starts_afresh(page):
         turns, lang, _, mode, top_k, _, answer_mode, *_ = restore.fn(saved, "dense")
         assert turns == [] and lang == "vi" and mode == "dense"
         assert isinstance(top_k, SKIP) and isinstance(answer_mode, SKIP)
+
+
+def test_the_page_load_brings_back_the_source_filters(page):
+    restore = event(page, "restore")
+    saved = {"lang": "en", "filters": {"site": "Dân trí", "date_from": "1/6/2024", "date_to": ""}}
+    *_, site, since, until, note, box = restore.fn(saved, "hybrid")
+    assert [c.elem_id for c in restore.outputs[-5:-1]] == [
+        "rag-filter-site",
+        "rag-filter-from",
+        "rag-filter-to",
+        "rag-filter-note",
+    ]
+    assert site["value"] == "Dân trí" and site["choices"][0] == ("All outlets", "")
+    assert ("Soha", "Soha") in site["choices"] and (since, until) == ("1/6/2024", "")
+    assert note == "Citing only articles of **Dân trí**, published from 2024-06-01: 0 match."
+    assert box == {"__type__": "update", "open": True}
+    # nothing saved: every outlet, no dates, no note, the box as it was
+    *_, site, since, until, note, box = restore.fn({}, "hybrid")
+    assert site["value"] == "" and (since, until, note) == ("", "", "")
+    assert isinstance(box, SKIP)
+
+
+def test_the_table_keeps_its_order_through_the_language_switch(page):
+    switch = event(page, "switch_language")
+    table = switch.fn("en", [], None, "hybrid", "", "added")[7]
+    assert table["headers"][1:3] == ["Outlet", "Date"]
+    assert [r[-1] for r in table["data"]] == [
+        r[-1] for r in switch.fn("en", [], None, "hybrid", "", "newest")[7]["data"]
+    ]  # the seeds have no date: newest first is the order they were added in

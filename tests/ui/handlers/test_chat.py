@@ -42,7 +42,7 @@ def test_answer_streams_in_after_the_question_appears(chat):
     partial = [step[0][-1]["content"] for step in middle]
     assert partial and all(len(a) < len(b) for a, b in zip(partial, partial[1:], strict=False))
     # ...and the last step has the whole answer, the turn stored, and the citations panel.
-    messages, turns, _, cites, viewer, view = last
+    messages, turns, _, cites, viewer, view, note = last
     assert "1961" in messages[-1]["content"] and "#rag-cite-0-1" in messages[-1]["content"]
     assert turns[0]["answer"].found and 'data-turn="0"' in cites and view is None
 
@@ -82,6 +82,7 @@ def test_the_settings_reach_the_assistant_as_declared(chat, seeded_assistant, mo
         "mode": "hybrid",
         "rerank": True if offered else None,
         "answer_mode": "extractive",
+        "filters": None,
     }
     assert calls[1]["answer_mode"] is None
 

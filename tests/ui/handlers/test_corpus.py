@@ -31,7 +31,7 @@ def test_upload_then_reupload_then_delete(corpus, tmp_path: Path):
     rows = table["data"]
     assert table["headers"][0] == "Tiêu đề"
     assert "Đã thêm 1 bài" in report and cleared is None
-    assert rows[0][1] == "meo.txt" and "6 bài" in counts and "6 bài" in status
+    assert rows[0][3] == "meo.txt" and "6 bài" in counts and "6 bài" in status
     report, *_ = corpus.ingest([str(f)], "en", "", "hybrid")
     assert "already indexed: nothing to do" in report
     bad = tmp_path / "x.pdf"
@@ -71,7 +71,7 @@ def test_delete_is_asked_first_and_can_be_cancelled(corpus):
 
 def test_table_search_headers_and_refresh(corpus):
     all_rows = corpus.table("", "en")
-    assert all_rows["headers"] == ["Title", "Source", "Date", "Passages", "Id"]
+    assert all_rows["headers"] == ["Title", "Outlet", "Date", "Source", "Passages", "Id"]
     title = all_rows["data"][0][0]
     assert corpus.table(title, "en")["data"][0][0] == title
     table, counts, status = corpus.refresh("", "en", "bm25")

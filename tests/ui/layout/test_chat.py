@@ -29,7 +29,8 @@ def test_the_chat_tab_holds_its_components_frozen():
 
 def test_every_label_follows_the_language_but_the_content_panels():
     tab, labels = build(build_chat_tab)
-    content = {"fb_status", "viewer", "cites"}  # set by the handlers, in the page's language
+    # set by the handlers, in the page's language
+    content = {"fb_status", "viewer", "cites", "filter_note"}
     assert relabelled(tab, labels) == set(fields(tab)) - content
     assert tab.tab.label == "Trò chuyện" and english(tab, labels, "tab") == {
         "__type__": "update",
@@ -38,3 +39,16 @@ def test_every_label_follows_the_language_but_the_content_panels():
     assert english(tab, labels, "chatbot")["placeholder"].startswith("Ask in Vietnamese")
     assert english(tab, labels, "fb_send")["value"] == "Send feedback"
     assert "Source article" in build(build_chat_tab, lang="en")[0].viewer.value
+
+
+def test_the_filters_start_with_every_outlet_and_no_dates():
+    choices = [("Tất cả các báo", ""), ("Dân trí", "Dân trí"), ("Soha", "Soha")]
+    tab, labels = build(build_chat_tab, choices)
+    assert tab.site.value == "" and tab.site.choices == choices
+    assert tab.date_from.value == "" and tab.date_to.value == "" and tab.filter_note.value == ""
+    assert tab.filter_box.open is False and tab.filter_note.elem_id == "rag-filter-note"
+    assert english(tab, labels, "filter_box")["label"] == "Filter sources"
+    assert english(tab, labels, "site") == {"__type__": "update", "label": "Cite only this outlet"}
+    assert english(tab, labels, "date_from")["placeholder"] == "e.g. 2024-06-18"
+    # with no articles yet: only "all outlets"
+    assert build(build_chat_tab, lang="en")[0].site.choices == [("All outlets", "")]

@@ -10,7 +10,10 @@ from tests.ui.layout.helpers import build, english, fields, relabelled  # noqa: 
 from ui.layout.corpus import CorpusTab, build_corpus_tab  # noqa: E402
 from ui.uploads import UPLOAD_SUFFIXES  # noqa: E402
 
-TABLE = {"data": [["Tiêu đề", "nguồn", "2024-06-19", 3, "abc"]], "headers": list("ABCDE")}
+TABLE = {
+    "data": [["Tiêu đề", "Dân trí", "2024-06-19", "nguồn", 3, "abc"]],
+    "headers": list("ABCDEF"),
+}
 
 
 def test_the_articles_tab_starts_with_the_table_and_counts_given():
@@ -18,7 +21,7 @@ def test_the_articles_tab_starts_with_the_table_and_counts_given():
     assert isinstance(tab, CorpusTab)
     assert all(isinstance(c, gr.blocks.Block) for c in fields(tab).values())
     assert tab.counts.value == "5 bài · 40 đoạn"
-    assert tab.table.value["headers"] == list("ABCDE")
+    assert tab.table.value["headers"] == list("ABCDEF")
     assert tab.table.value["data"][0][-1] == "abc"
     assert tab.upload.file_types == list(UPLOAD_SUFFIXES)
     assert tab.confirm_row.visible is False and tab.undo_row.visible is False
@@ -34,6 +37,16 @@ def test_every_label_follows_the_language_but_the_data():
     assert english(tab, labels, "search") == {
         "__type__": "update",
         "label": "Search articles",
-        "placeholder": "Title, source or id…",
+        "placeholder": "Title, outlet, author, source or id…",
     }
+    assert english(tab, labels, "order") == {
+        "__type__": "update",
+        "label": "Sort",
+        "choices": [
+            ("Date: newest first", "newest"),
+            ("Date: oldest first", "oldest"),
+            ("Recently added first", "added"),
+        ],
+    }
+    assert tab.order.value == "newest"
     assert english(tab, labels, "delete_btn")["value"] == "Delete selected article"
