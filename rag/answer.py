@@ -259,9 +259,14 @@ def _same_place(a: Sentence, b: Sentence) -> bool:
 
 
 def _same_fact(a: str, b: str) -> bool:
-    """Two sentences that report the same fact in (nearly) the same words."""
+    """Two sentences that report the same fact in (nearly) the same words, and with the same
+    numbers: "đạt 34 triệu USD" and "đạt 43 triệu USD" are two claims, each cited on its own."""
     sa, sb = set(syllables(a)), set(syllables(b))
-    return bool(sa and sb) and len(sa & sb) / len(sa | sb) >= SAME_FACT
+    if not (sa and sb) or len(sa & sb) / len(sa | sb) < SAME_FACT:
+        return False
+    return {t for t in sa if any(c.isdigit() for c in t)} == {
+        t for t in sb if any(c.isdigit() for c in t)
+    }
 
 
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")

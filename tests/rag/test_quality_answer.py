@@ -125,3 +125,32 @@ def test_each_part_of_a_compound_question_gets_its_sentence():
     ans = compose(q, hits, idf, mode="bm25", model=None)
     assert "1.000 lao động" in ans.text and "cắt đứt quan hệ" in ans.text
     assert [c.n for c in ans.citations] == [1, 2]
+
+
+def test_each_citation_supports_the_sentence_it_follows():
+    # Five near-identical articles that differ in one number: a sentence cites only the
+    # passages that state its number, never the whole set behind the first one.
+    import re
+
+    numbers = (34, 35, 36, 37, 38)
+    texts = [
+        f"Kim ngạch thương mại song phương năm 2023 đạt {n} triệu USD, theo Tổng cục Hải quan."
+        for n in numbers
+    ]
+    q = "Kim ngạch thương mại song phương năm 2023 đạt bao nhiêu?"
+    ans = compose(q, _passages(*texts), {t: 1.0 for t in query_terms(q)}, mode="bm25", model=None)
+    assert ans.found
+    passage = {c.n: c.text for c in ans.citations}
+    claims = re.findall(r"(.*?)((?:\[\d+\])+)", ans.text)
+    assert claims
+    for sentence, marks in claims:
+        stated = set(re.findall(r"\d+", sentence))
+        for n in map(int, re.findall(r"\d+", marks)):
+            assert stated <= set(re.findall(r"\d+", passage[n])), (sentence, passage[n])
+    # The same fact in other words and the same numbers is still cited together.
+    same = _passages(
+        texts[0],
+        "Theo Tổng cục Hải quan, kim ngạch thương mại song phương năm 2023 đạt 34 triệu USD.",
+    )
+    together = compose(q, same, {t: 1.0 for t in query_terms(q)}, mode="bm25", model=None)
+    assert together.text.endswith("[1][2]") and together.text.count("triệu USD") == 1
