@@ -6,6 +6,10 @@ shared by the CLI, the web UI and the evaluation. It reloads the snapshot when a
 process or another) commits a new generation, so the chat keeps answering during and after an
 ingest. Every request leases one snapshot for its whole run (rag.store.SnapshotHolder): it
 answers from one generation, and a commit never closes the files under it.
+
+Somewhat over 500 lines because it is the one place the stages meet: each method leases a
+snapshot and hands over to the stage's module (rag.ingest, rag.passages, rag.merges,
+rag.retrieve, rag.answer, rag.status), and splitting the class would split that one lifetime.
 """
 
 from __future__ import annotations
