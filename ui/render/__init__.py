@@ -6,7 +6,7 @@ Every piece of article text (titles, sources, passages, whole articles) goes thr
 markdown (Gradio's Chatbot renders them), so text bound for a bubble is also escaped for
 markdown: an article's ``*`` or ``[x](y)`` stays literal instead of becoming emphasis or a link.
 
-Citation links are plain anchors ``#rag-cite-<turn>-<n>``; ui/assets/app.js turns a click on
+Citation links are plain anchors ``#rag-cite-<turn>-<n>``; ui/static/cite.js turns a click on
 one into a request for the source viewer (no inline handlers, nothing for a sanitizer to strip).
 
 One module per job, each importing only those listed before it:

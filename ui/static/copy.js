@@ -11,7 +11,7 @@ if (!window.__ragCopyInstalled) {
       return {};
     }
   };
-  // Markdown as ui/render.py writes it -> the text it shows.
+  // Markdown as ui/render/answer.py writes it -> the text it shows.
   const unmarkdown = (md) =>
     md
       .replace(/\[\\\[(\d+)\\\]\]\([^)]*\)/g, "[$1]")
