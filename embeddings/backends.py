@@ -15,12 +15,48 @@ from embeddings.errors import InputError, ModelLoadError
 if TYPE_CHECKING:
     import numpy as np
 
-BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
+# CPU flags of bf16 matrix units: with them bf16 autocast encodes ~2x faster than fp32 at cosine
+# >= 0.9999 to it (benchmarks/README.md); without them it is slower.
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags (Linux); empty where they cannot be read."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def on_cpu(device: str | None) -> bool:
+    """Whether an encoder for ``device`` (None: the default one) runs on the CPU."""
+    if device is not None:
+        return device == "cpu"
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def resolve_backend(backend: str, *, cpu: bool, flags: frozenset[str] | None = None) -> str:
+    """The backend ``backend`` names: "auto" is bf16 autocast on a CPU with bf16 units, plain
+    torch (fp32) elsewhere; the others are themselves. What an index or a job records."""
+    if backend != "auto":
+        return backend
+    if cpu and BF16_FLAGS & (cpu_flags() if flags is None else flags):
+        return "torch-bf16"
+    return "torch"
 
 
 def with_backend(encoder, backend: str):
     """``encoder`` (an embeddings.encoder.Encoder) run by ``backend``: itself for "torch", under
     bf16 autocast, or its ONNX Runtime twin (fp32 or int8)."""
+    if backend == "auto":
+        backend = resolve_backend(backend, cpu=encoder.on_cpu)
     if backend == "torch":
         return encoder
     if backend == "torch-bf16":

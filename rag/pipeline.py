@@ -216,12 +216,13 @@ class Assistant:
                 encoder = None  # keep a BM25-only index consistent: no half-embedded rows
         vectors = None
         cache = None
+        backend = None
         if encoder is not None:
+            backend = self._backend(encoder)
             passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
             cache = VectorCache(
                 self.store.root,
-                f"{encoder.model_id}|{self.settings.embed_backend}|{encoder.dim}|"
-                f"{encoder.spec.passage_prompt}",
+                f"{encoder.model_id}|{backend}|{encoder.dim}|{encoder.spec.passage_prompt}",
             )
             need = generation_bytes(base, new, encoder.dim)
             vectors = encode_passages(
@@ -249,7 +250,7 @@ class Assistant:
                     base.manifest.get("settings", {}).get("requested_model") if base else None
                 )
                 or self.choice.requested,
-                embed_backend=self.settings.embed_backend if encoder else None,
+                embed_backend=backend,
                 query_prompt=encoder.spec.query_prompt if encoder else None,
                 passage_prompt=encoder.spec.passage_prompt if encoder else None,
             ),
@@ -275,9 +276,15 @@ class Assistant:
             )
         return self.settings.chunk_size, self.settings.chunk_overlap
 
+    def _backend(self, encoder) -> str:
+        """The configured backend, "auto" resolved for the CPU ``encoder`` runs on."""
+        from embeddings.backends import resolve_backend
+
+        return resolve_backend(self.settings.embed_backend, cpu=encoder.on_cpu)
+
     def _passage_encoder(self, encoder):
         """The encoder for passages: ``encoder`` run by the configured backend (built once)."""
-        backend = self.settings.embed_backend
+        backend = self._backend(encoder)
         if backend == "torch":
             return encoder
         with self._lock:

@@ -39,7 +39,8 @@ class Settings:
     # instead of failing; the fallback is always reported, never silent.
     embed_fallback: bool = True
     device: str | None = None
-    # How `rag ingest` encodes passages: "torch" (default), "torch-bf16", "onnx" or "onnx-int8"
+    # How `rag ingest` encodes passages: "torch" (default), "torch-bf16", "onnx", "onnx-int8" or
+    # "auto" (bf16 where the CPU has bf16 units, else torch; embeddings.backends.resolve_backend)
     # (ONNX Runtime, the `onnx` extra; benchmarks/README.md compares them). Questions are
     # encoded in fp32 whatever this says (by torch, or by its ONNX export in `rag ask`).
     embed_backend: str = "torch"

@@ -29,7 +29,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,11 @@ def run_job(
     ``stop_after_shards`` ends the run early after encoding that many shards (for tests and for
     splitting a long job into several runs); a later ``resume`` finishes it."""
     job.validate()
+    if job.backend == "auto":
+        # Resolved once, so the job, its fingerprint and the index record what ran.
+        from embeddings.backends import on_cpu, resolve_backend
+
+        job = replace(job, backend=resolve_backend("auto", cpu=on_cpu(job.device)))
     if engine not in ENGINES:
         raise InputError(f"unknown --engine {engine!r}: use local or ray")
     if engine == "ray":

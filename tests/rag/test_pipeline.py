@@ -122,3 +122,20 @@ def test_an_upload_keeps_the_warning_of_an_index_built_with_a_fallback(
         assert "all-MiniLM-L6-v2" in warning and str(missing) in warning
     finally:
         restarted.close()
+
+
+def test_an_auto_backend_ingest_records_what_ran(tiny_settings, seeds_dir):
+    from dataclasses import replace
+
+    from embeddings.backends import resolve_backend
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(replace(tiny_settings, embed_backend="auto"))
+    try:
+        assert assistant.ingest([seeds_dir]).added == 5
+        recorded = assistant.retriever().snapshot.manifest["settings"]
+        ran = resolve_backend("auto", cpu=assistant.encoder.on_cpu)
+        assert recorded["embed_backend"] == ran != "auto"
+        assert assistant.ask("Hiệp ước được ký ở đâu?").found
+    finally:
+        assistant.close()

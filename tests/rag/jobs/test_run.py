@@ -580,3 +580,18 @@ def test_cli_embed_honours_the_backend_and_batch_size_variables(
     assert result.exit_code == 0, result.output
     manifest = json.loads(result.stdout)
     assert manifest["backend"] == "torch" and manifest["batch_size"] == 4
+
+
+def test_an_auto_backend_is_recorded_as_what_ran(tmp_path, corpus_jsonl, tiny_model_dir):
+    """`--backend auto` runs bf16 on a CPU with bf16 units and fp32 elsewhere, and the job and
+    its manifest name the backend that ran, not "auto"."""
+    from click.testing import CliRunner
+
+    from embeddings.backends import on_cpu, resolve_backend
+    from rag.cli import cli
+
+    args = ["embed", str(corpus_jsonl), "--model", str(tiny_model_dir), "--json"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "a"), "--backend", "auto"])
+    assert result.exit_code == 0, result.output
+    ran = resolve_backend("auto", cpu=on_cpu(None))
+    assert json.loads(result.stdout)["backend"] == ran != "auto"
