@@ -78,17 +78,23 @@ class Retriever:
         # The last questions' vectors: retrieval and answer composition read the same one.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
+        self._encoding = threading.Lock()  # one encode at a time (the encoder's are serial too)
 
     def query_vector(self, query: str) -> np.ndarray:
-        """The question's vector, shape (1, dim), encoded once for the stages that read it."""
+        """The question's vector, shape (1, dim), encoded once for the stages that read it
+        (and once for concurrent askers of the same question: they wait for the first)."""
         with self._vectors_lock:
             vec = self._vectors.get(query)
         if vec is None:
-            vec = np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)
-            with self._vectors_lock:
-                self._vectors[query] = vec
-                while len(self._vectors) > QUERY_VECTORS:
-                    self._vectors.popitem(last=False)
+            with self._encoding:
+                with self._vectors_lock:
+                    vec = self._vectors.get(query)
+                if vec is None:
+                    vec = np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)
+                    with self._vectors_lock:
+                        self._vectors[query] = vec
+                        while len(self._vectors) > QUERY_VECTORS:
+                            self._vectors.popitem(last=False)
         return vec
 
     def prepare(self, question: str | Query, mode: str) -> Query:

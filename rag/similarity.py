@@ -24,18 +24,32 @@ class SentenceSimilarity:
         self.encoder = encoder
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._size = cache_size
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _cache
+        self._encoding = threading.Lock()  # one encode at a time
+
+    def _missing(self, texts: Sequence[str]) -> list[str]:
+        with self._lock:
+            return [t for t in dict.fromkeys(texts) if t not in self._cache]
 
     def _vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
-        with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            encoded = self.encoder.encode_passages(missing)
-            with self._lock:
-                for text, vec in zip(missing, encoded, strict=True):
-                    self._cache[text] = vec
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+        if self._missing(texts):
+            # One thread encodes at a time, and looks again once its turn comes: concurrent
+            # questions on one subject bring up the same sentences, which are then encoded
+            # once, not once per thread. In groups small enough for the encoder to run them on
+            # this thread alone (embeddings.encoder.SMALL_BATCH): request threads never start
+            # thread teams of their own.
+            from embeddings.encoder import SMALL_BATCH
+
+            with self._encoding:
+                missing = self._missing(texts)
+                for i in range(0, len(missing), SMALL_BATCH):
+                    group = missing[i : i + SMALL_BATCH]
+                    encoded = self.encoder.encode_passages(group)
+                    with self._lock:
+                        for text, vec in zip(group, encoded, strict=True):
+                            self._cache[text] = vec
+                        while len(self._cache) > self._size:
+                            self._cache.popitem(last=False)
         with self._lock:
             out = []
             for t in texts:

@@ -41,6 +41,15 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 
+# Gradio keeps the state and a copy of the component config of every session (each page load,
+# each gradio_client.Client): ~100 KiB for this page, dropped only when newer sessions push it
+# out, least recently used first. Its default keeps 10,000 (~1 GB, growing with every visitor
+# until then); 1,000 (~100 MB) drops only a page that sat idle while 1,000 others were used.
+# Such a page's next question starts a new conversation; reloading it restores the one saved in
+# the browser.
+SESSIONS = 1000
+
+
 def build_blocks(assistant: Assistant, settings: Settings):
     """The page. Returns the gr.Blocks (not launched)."""
     import gradio as gr
@@ -94,6 +103,7 @@ def build_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI
     install_docs(app)
     app.include_router(make_router(assistant, settings))
     blocks = build_blocks(assistant, settings)
+    blocks.state_session_capacity = SESSIONS  # read when the Gradio app is created below
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
     return gr.mount_gradio_app(
         app,

@@ -62,3 +62,39 @@ def test_queries_encode_on_one_thread_and_restore_the_setting(tiny_model_dir):
     assert torch.get_num_threads() == before
     many = enc.encode_queries(["Hiệp ước thay thế văn kiện nào?"] * 20)  # batch: all threads
     assert np.allclose(one[0], many[0], atol=1e-5)
+
+
+def test_small_passage_batches_start_no_thread_team_in_the_calling_thread(tiny_model_dir):
+    """A server encodes the few sentences an answer weighs on its request threads. With torch
+    on more than one thread, each thread that entered a parallel region got an OpenMP team of
+    its own, kept as long as the thread lives (~16 MB each with multilingual-e5-small: 40
+    request threads held ~640 MB). Small batches run on the calling thread alone."""
+    import os
+    import threading
+
+    import torch
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("torch runs on one thread here: there is no team to start")
+    enc = resolve_encoder(str(tiny_model_dir), fallback=False).encoder
+    enc.encode_passages(["Hiệp ước mới."])
+    n = 6
+    started, stop = threading.Barrier(n + 1), threading.Event()
+
+    def request() -> None:
+        enc.encode_passages(["Hiệp ước mới thay thế các văn kiện năm 1961.", "Xe hơi Aurus."])
+        started.wait(60)
+        stop.wait(60)
+
+    before = len(os.listdir("/proc/self/task"))
+    threads = [threading.Thread(target=request) for _ in range(n)]
+    for t in threads:
+        t.start()
+    try:
+        started.wait(60)
+        extra = len(os.listdir("/proc/self/task")) - before
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert extra == n  # the request threads themselves, and no team beside any of them
