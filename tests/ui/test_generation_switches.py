@@ -147,6 +147,7 @@ def test_asks_never_fail_while_uploads_and_deletes_switch_generations(server: Li
     clients = [Client(server.url, verbose=False) for _ in range(GRADIO_READERS)]
     for round_no in range(ROUNDS):
         result = run_round(server, clients, round_no, alive)
+        print(f"round {round_no}: {result['counts']}, {result['switches']} switches")
         assert result["failures"] == [], result["failures"][:5]
         assert result["switches"] == SWITCHES_PER_ROUND
         assert result["counts"]["api"] >= API_READERS and result["counts"]["gradio"] >= 1
@@ -167,7 +168,7 @@ def test_asks_never_fail_while_uploads_and_deletes_switch_generations(server: Li
     for c in clients:
         c.close()
     # Open files are flat after the first round. RSS (this process is the server and its 54
-    # clients) still rises: measured +22 MiB over rounds 2-4. The Python heap is flat
+    # clients) still rises: measured +19 to +32 MiB over rounds 2-4. The Python heap is flat
     # (tracemalloc: +0.1 MiB a round, bounded caches); malloc's bytes in use grow with the
     # switches only, decelerating (+111, +38, +21, +20, then +4 to +8 and 0 MiB a round over 13
     # rounds): MKL's per-thread buffer pool, one per request thread that encodes (flat with
