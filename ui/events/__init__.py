@@ -11,3 +11,17 @@ lazily, inside the wiring functions). Names only imported for type checking are 
 # Every event is private: not an endpoint of the Gradio client API (ui.events.client_api
 # declares those).
 PRIVATE = {"api_visibility": "private"}
+
+
+def answer_controls(settings, chat) -> list:
+    """How the reader wants answers (the settings tab's mode, top-k, reranker, answer mode, then
+    the chat's source filters), in the order the chat handler takes and the browser saves them."""
+    return [
+        settings.mode,
+        settings.top_k,
+        settings.rerank,
+        settings.answer_mode,
+        chat.site,
+        chat.date_from,
+        chat.date_to,
+    ]

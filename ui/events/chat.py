@@ -3,7 +3,7 @@ chat, open a citation, the filters themselves, and the 👍/👎 feedback with i
 
 from typing import TYPE_CHECKING
 
-from ui.events import PRIVATE
+from ui.events import PRIVATE, answer_controls
 
 if TYPE_CHECKING:
     from ui.events.saving import Saver
@@ -23,18 +23,7 @@ def wire_chat(
 ) -> None:
     import gradio as gr
 
-    inputs = [
-        chat.msg,
-        state.turns,
-        state.lang,
-        settings.mode,
-        settings.top_k,
-        settings.rerank,
-        settings.answer_mode,
-        chat.site,
-        chat.date_from,
-        chat.date_to,
-    ]
+    inputs = [chat.msg, state.turns, state.lang, *answer_controls(settings, chat)]
     outputs = [
         chat.chatbot,
         state.turns,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ui.browser_state import copy_data_html, saved_value
-from ui.events import PRIVATE
+from ui.events import PRIVATE, answer_controls
 
 if TYPE_CHECKING:
     from ui.layout.chat import ChatTab
@@ -30,17 +30,7 @@ class Saver:
     def of(
         cls, state: "PageState", settings: "SettingsTab", header: "Header", chat: "ChatTab"
     ) -> "Saver":
-        inputs = [
-            state.turns,
-            state.lang,
-            settings.mode,
-            settings.top_k,
-            settings.rerank,
-            settings.answer_mode,
-            chat.site,
-            chat.date_from,
-            chat.date_to,
-        ]
+        inputs = [state.turns, state.lang, *answer_controls(settings, chat)]
         return cls(inputs=inputs, outputs=[state.saved, header.copy_data])
 
     def on(self, trigger) -> Any:
