@@ -93,17 +93,25 @@ class Postings:
     def from_counts(cls, tokens: list[str], ids, tfs, nnz, lengths) -> Postings:
         """From (token id, count) pairs passage after passage: ``tokens`` names the ids,
         ``nnz`` counts each passage's distinct tokens, ``lengths`` its tokens."""
-        ids = np.asarray(ids, dtype=np.int64)
+        # int32 where the values fit, and each temporary dropped once used: the entries (one
+        # per distinct token of each passage, ~530 a VNTC passage) are most of a segment
+        # build's memory.
+        small = np.int32 if len(tokens) < 2**31 else np.int64
         keys = np.fromiter((_term_key(t) for t in tokens), dtype=np.uint64, count=len(tokens))
         order = np.argsort(keys, kind="stable")
-        rank = np.empty(len(tokens), dtype=np.int64)
-        rank[order] = np.arange(len(tokens))
-        cols = rank[ids]
-        rows = np.repeat(np.arange(len(lengths), dtype=np.int32), np.asarray(nnz, dtype=np.int64))
-        # Column-major, passages ascending within a column (entries already come in row order).
-        by_col = np.argsort(cols, kind="stable")
+        rank = np.empty(len(tokens), dtype=small)
+        rank[order] = np.arange(len(tokens), dtype=small)
+        cols = rank[np.asarray(ids)]
+        del rank
         indptr = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols, minlength=len(tokens)), out=indptr[1:])
+        # Column-major, passages ascending within a column (entries already come in row order).
+        by_col = np.argsort(cols, kind="stable")
+        del cols
+        docs = np.repeat(np.arange(len(lengths), dtype=np.int32), np.asarray(nnz, dtype=np.int64))
+        docs = docs[by_col]
+        tfs = np.asarray(tfs, dtype=np.int32)[by_col]
+        del by_col
         encoded = [tokens[i].encode() for i in order]
         term_offsets = np.zeros(len(tokens) + 1, dtype=np.int64)
         np.cumsum([len(e) for e in encoded], out=term_offsets[1:])
@@ -112,8 +120,8 @@ class Postings:
             np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
             term_offsets,
             indptr,
-            rows[by_col],
-            np.asarray(tfs, dtype=np.int32)[by_col],
+            docs,
+            tfs,
             np.asarray(lengths, dtype=np.int64),
         )
 
