@@ -41,7 +41,7 @@ from rag.store.vectors import (
     faiss_params,
     make_faiss_index,
 )
-from rag.store.writer import Store
+from rag.store.writer import SEGMENT_ROWS, Store
 
 __all__ = [
     "FORMAT",
@@ -55,6 +55,7 @@ __all__ = [
     "MERGE_FLOOR",
     "SCHEMA",
     "SEGMENTS",
+    "SEGMENT_ROWS",
     "TOKENIZER",
     "Counted",
     "FaissVectors",

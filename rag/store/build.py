@@ -13,9 +13,9 @@ import numpy as np
 
 from rag.bm25 import Postings
 from rag.store.layout import POSTINGS, ROWS, VECTORS
-from rag.store.rows import CHUNK_TEXTS, merge_rows, write_rows
+from rag.store.rows import CHUNK_TEXTS, RowWriter, merge_rows
 from rag.store.segment import Segment
-from rag.store.vectors import FaissVectors
+from rag.store.vectors import FaissVectors, choose_kind
 from rag.types import Article, Chunk
 
 
@@ -37,6 +37,69 @@ def write_postings(directory: Path) -> None:
         db.close()
 
 
+class NewSegment:
+    """The files of a segment of new articles, written batch after batch into ``directory``:
+    each batch's rows go to SQLite and its vectors to FAISS as they come, and the BM25
+    postings are built from SQLite at ``finish``, so what memory holds is one batch, the
+    segment's vectors and its postings, never the texts of the whole segment. ``kind``: the
+    FAISS index's, chosen for ``expected_rows`` when it is "auto"."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        dim: int | None,
+        with_vectors: bool,
+        kind: str,
+        threshold: int,
+        expected_rows: int,
+    ) -> None:
+        self.directory = directory
+        self.dim = dim
+        self.vectors = (
+            FaissVectors.build(int(dim), kind=choose_kind(expected_rows, kind, threshold))
+            if with_vectors
+            else None
+        )
+        self._rows = RowWriter(directory)
+        self._open = True
+
+    @property
+    def rows(self) -> int:
+        return self._rows.rows
+
+    def append(
+        self, add: Sequence[tuple[Article, Sequence[Chunk]]], vectors: np.ndarray | None
+    ) -> None:
+        """``vectors``: one per chunk of ``add``, in order (None for a BM25-only index)."""
+        count = sum(len(cs) for _, cs in add)
+        if self.vectors is not None:
+            new = np.zeros((0, self.dim), dtype=np.float32) if vectors is None else vectors
+            if new.shape != (count, self.dim):
+                raise ValueError(f"expected {count} vectors of dim {self.dim}, got {new.shape}")
+            self.vectors.append(new)
+        self._rows.append(add)
+
+    def finish(self) -> dict:
+        """Close the rows, save the vectors, write the postings; the segment's entry."""
+        self._open = False
+        count, n_articles = self._rows.close()
+        written = None
+        if self.vectors is not None:
+            self.vectors.save(self.directory / VECTORS)
+            written = self.vectors.kind
+            self.vectors = None
+        write_postings(self.directory)
+        return {"rows": count, "articles": n_articles, "faiss_index": written}
+
+    def abort(self) -> None:
+        """Let go of what is open (the caller removes the folder)."""
+        if self._open:
+            self._open = False
+            self._rows.close()
+        self.vectors = None
+
+
 def write_new_segment(
     directory: Path,
     add: Sequence[tuple[Article, Sequence[Chunk]]],
@@ -48,15 +111,19 @@ def write_new_segment(
     threshold: int,
 ) -> dict:
     """The segment of the articles ``add``; ``vectors``: one per chunk, in order."""
-    count, n_articles = write_rows(directory, add)
-    written = None
-    if with_vectors:
-        new = np.zeros((0, dim), dtype=np.float32) if vectors is None else vectors
-        if new.shape != (count, dim):
-            raise ValueError(f"expected {count} vectors of dim {dim}, got {new.shape}")
-        written = write_vectors(directory, new, dim, kind, threshold)
-    write_postings(directory)
-    return {"rows": count, "articles": n_articles, "faiss_index": written}
+    segment = NewSegment(
+        directory,
+        dim=dim,
+        with_vectors=with_vectors,
+        kind=kind,
+        threshold=threshold,
+        expected_rows=sum(len(cs) for _, cs in add),
+    )
+    try:
+        segment.append(add, vectors)
+        return segment.finish()
+    finally:
+        segment.abort()
 
 
 def write_merged_segment(

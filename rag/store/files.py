@@ -98,6 +98,15 @@ def _existing_parent(path: Path) -> Path:
 def generation_bytes(base: Snapshot | None, add: Sequence[tuple[Article, Sequence[Chunk]]], dim):
     """About what writing a generation takes on disk: the base copied, the new text twice
     (SQLite rows and BM25), the new vectors, and a margin for SQLite's journal."""
+    text = sum(len(a.text.encode()) + sum(len(c.text.encode()) for c in cs) for a, cs in add)
+    vectors = sum(len(cs) for _, cs in add) * 4 * int(dim or 0)
+    return write_bytes(base, text, vectors)
+
+
+def write_bytes(base: Snapshot | None, text: int, vectors: int) -> int:
+    """generation_bytes from the sizes alone: ``text`` (UTF-8 bytes of the new articles and
+    passages) and ``vectors`` (bytes of the new vectors), for a write whose articles are
+    streamed and never all at hand."""
     old = 0
     if base is not None:
         old = (
@@ -105,6 +114,4 @@ def generation_bytes(base: Snapshot | None, add: Sequence[tuple[Article, Sequenc
             if (base.gen_dir.exists())
             else 0
         )
-    text = sum(len(a.text.encode()) + sum(len(c.text.encode()) for c in cs) for a, cs in add)
-    vectors = sum(len(cs) for _, cs in add) * 4 * int(dim or 0)
     return int(1.2 * (old + 2 * text + vectors)) + MB

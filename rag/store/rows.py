@@ -43,41 +43,71 @@ CHUNK_TEXTS = (
 )
 
 
+class RowWriter:
+    """A new rows.sqlite in ``directory``, written batch after batch (``append``), rows
+    numbered from 0 in order; each batch is one transaction, so memory holds one batch, never
+    the segment. Every article of a segment gets one ``added_at`` (the writer's start)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.rows = 0
+        self._now = time.time()
+        self._db = sqlite3.connect(directory / ROWS)
+        try:
+            self._db.executescript(SCHEMA)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def append(self, add: Sequence[tuple[Article, Sequence[Chunk]]]) -> None:
+        first = self.rows
+        chunks = [c for _, cs in add for c in cs]
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO articles (id, title, source, date, text, added_at, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        a.id,
+                        a.title,
+                        a.source,
+                        a.date,
+                        a.text,
+                        self._now,
+                        json.dumps(a.meta(), ensure_ascii=False) or None,
+                    )
+                    for a, _ in add
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO chunks (row, article_id, idx, start, end, text, text_sha1) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (first + i, c.article_id, c.index, c.start, c.end, c.text, text_sha1(c.text))
+                    for i, c in enumerate(chunks)
+                ),
+            )
+        self.rows += len(chunks)
+
+    def close(self) -> tuple[int, int]:
+        """Close the file; returns (chunks, articles) as SQLite counts them."""
+        try:
+            count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            n_articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        finally:
+            self._db.close()
+        return count, n_articles
+
+
 def write_rows(directory: Path, add: Sequence[tuple[Article, Sequence[Chunk]]]) -> tuple[int, int]:
     """A new rows.sqlite in ``directory`` with the articles of ``add`` and their chunks, rows
     numbered from 0 in order. Returns (chunks, articles)."""
-    db = sqlite3.connect(directory / ROWS)
+    writer = RowWriter(directory)
     try:
-        db.executescript(SCHEMA)
-        with db:
-            now = time.time()
-            row = 0
-            for article, chunks in add:
-                db.execute(
-                    "INSERT INTO articles (id, title, source, date, text, added_at, meta) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        article.id,
-                        article.title,
-                        article.source,
-                        article.date,
-                        article.text,
-                        now,
-                        json.dumps(article.meta(), ensure_ascii=False) or None,
-                    ),
-                )
-                for c in chunks:
-                    db.execute(
-                        "INSERT INTO chunks (row, article_id, idx, start, end, text, text_sha1) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (row, c.article_id, c.index, c.start, c.end, c.text, text_sha1(c.text)),
-                    )
-                    row += 1
-        count = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        n_articles = db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
-    finally:
-        db.close()
-    return count, n_articles
+        writer.append(add)
+    except BaseException:
+        writer.close()
+        raise
+    return writer.close()
 
 
 def merge_rows(directory: Path, parts) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMissingError
-from rag.store.build import write_merged_segment, write_new_segment
+from rag.store.build import NewSegment, write_merged_segment, write_new_segment
 from rag.store.files import (
     MB,
     fsync_dir,
@@ -24,6 +24,7 @@ from rag.store.files import (
     fsync_tree,
     generation_bytes,
     storage_error,
+    write_bytes,
 )
 from rag.store.layout import (
     CURRENT,
@@ -38,8 +39,14 @@ from rag.store.layout import (
 from rag.store.manifest import new_manifest, read_manifest, write_manifest
 from rag.store.segment import Segment
 from rag.store.snapshot import Snapshot
-from rag.store.vectors import HNSW_THRESHOLD
+from rag.store.vectors import HNSW_THRESHOLD, choose_kind
 from rag.types import Article, Chunk
+
+# Rows per segment of a streamed write (write_batches: `rag embed --build-index`). What bounds
+# its memory: a segment's BM25 postings are built from its rows at the end (~45 KB a row at
+# the peak, over VNTC passages), its vectors held until then (4 bytes a dimension); figures in
+# benchmarks/README.md. A multiple of the job's shard size (2048) keeps segments even.
+SEGMENT_ROWS = 8192
 
 
 class Store:
@@ -217,6 +224,79 @@ class Store:
             if err is None:
                 raise
             raise err from exc
+
+    def write_batches(
+        self,
+        *,
+        base: Snapshot | None,
+        batches: Iterable[tuple[Sequence[tuple[Article, Sequence[Chunk]]], np.ndarray | None]],
+        rows: int,
+        text_bytes: int,
+        model: str | None,
+        dim: int | None,
+        settings_info: dict[str, Any],
+        faiss_kind: str = "auto",
+        segment_rows: int = SEGMENT_ROWS,
+    ) -> str:
+        """Commit the next generation = base + the articles of ``batches`` and make it current,
+        reading the batches one at a time: for an archive too large to hold in memory. Must be
+        called under lock(). Each batch is (articles with their chunks, one vector per chunk
+        in order); a batch is never split, so an article's chunks stay in one segment.
+
+        The batches become new segments of about ``segment_rows`` rows (a segment is closed
+        at the first batch that takes it there; the last one holds what is left), so memory
+        holds one batch and one segment's vectors and postings, whatever the number of rows.
+        Searches answer as from one segment of the same rows (BM25 takes the collection's
+        statistics; exact vectors score the same). The FAISS kind is chosen for ``rows``, the
+        rows expected in all (HNSW segments above the threshold, as one segment of them all
+        would be). ``text_bytes``: about the UTF-8 bytes of the articles and passages, for
+        what a full disk asks to free. Nothing is current until every segment is written: a
+        failure keeps the old generation and removes the new segments (after a kill, the next
+        writer sweeps them)."""
+        self._sweep()
+        entries = self._base_entries(base, model)
+        threshold = self._threshold(model)
+        kind = choose_kind(rows, faiss_kind, threshold)
+        pending = iter(batches)
+        # The next batch, read only once the segment before it is done (never held beside a
+        # segment's postings while they are built).
+        head = [next(pending, None)]
+
+        def fill(directory: Path) -> dict:
+            segment = NewSegment(
+                directory,
+                dim=dim,
+                with_vectors=model is not None,
+                kind=kind,
+                threshold=threshold,
+                expected_rows=rows,
+            )
+            try:
+                batch, head[0] = head[0], None
+                while batch is not None:
+                    segment.append(*batch)
+                    batch = None
+                    if segment.rows >= segment_rows:
+                        break
+                    batch = next(pending, None)
+                return segment.finish()
+            finally:
+                segment.abort()
+
+        try:
+            while head[0] is not None:
+                entries.append(self._new_segment(base, fill))
+                head[0] = next(pending, None)
+            return self._commit(base, entries, model, dim, settings_info, threshold)
+        except BaseException as exc:
+            # The segments written so far are listed by no generation: remove them now.
+            self._sweep_segments()
+            if isinstance(exc, OSError | sqlite3.Error):
+                need = write_bytes(base, text_bytes, rows * 4 * int(dim or 0))
+                err = storage_error(exc, "writing the index", self.root, need)
+                if err is not None:
+                    raise err from exc
+            raise
 
     def merge(self, base: Snapshot, start: int, stop: int) -> str:
         """Replace segments [start, stop) of ``base`` (the current snapshot, under lock()) by
