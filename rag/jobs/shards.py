@@ -11,7 +11,7 @@ cleaned text, source, date, site, byline, credit and url; null on the others) an
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,10 +113,74 @@ def vectors_of(table: pa.Table) -> np.ndarray:
     return col.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
 
 
-def units_of(table: pa.Table, where: str | Path) -> list[tuple[Article, list[Chunk]]]:
+def shards_size(out_dir: str | Path) -> tuple[int, int]:
+    """(rows, text bytes) of a job's shards, read from their Parquet footers alone: the
+    passages, and about the bytes of their texts and articles (uncompressed)."""
+    import pyarrow.parquet as pq
+
+    files = shard_files(out_dir)
+    if not files:
+        raise InputError(f"no shards under {out_dir}/shards: run `rag embed ... --out {out_dir}`")
+    rows = text = 0
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        rows += meta.num_rows
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                column = group.column(c)
+                if column.path_in_schema == "text" or column.path_in_schema.startswith("article."):
+                    text += column.total_uncompressed_size
+    return rows, text
+
+
+def shard_units(
+    out_dir: str | Path,
+) -> Iterator[tuple[list[tuple[Article, list[Chunk]]], np.ndarray]]:
+    """The articles and passages of a finished job's shards with their vectors (in the dtype
+    they were stored in), one shard at a time, checked as units_of checks them. An article
+    whose passages run on into the next shard comes with that shard's batch, so a batch holds
+    whole articles; memory holds one shard (and that article), never the job."""
+    import pyarrow.parquet as pq
+
+    out_dir = Path(out_dir)
+    files = shard_files(out_dir)
+    if not files:
+        raise InputError(f"no shards under {out_dir}/shards: run `rag embed ... --out {out_dir}`")
+    held: list[tuple[Article, list[Chunk]]] = []  # the last article, perhaps unfinished
+    held_vectors: np.ndarray | None = None
+    row = 0
+    for i, path in enumerate(files):
+        table = pq.read_table(path)
+        units = units_of(table, out_dir, held=held[0] if held else None, first_row=row)
+        vectors = vectors_of(table)
+        row += table.num_rows
+        del table
+        if held_vectors is not None:
+            vectors = np.concatenate([held_vectors, vectors])
+        if i + 1 < len(files) and units:
+            held = units[-1:]
+            n = len(held[0][1])
+            # A copy: a view would keep this shard's whole column alive.
+            units, held_vectors, vectors = units[:-1], vectors[-n:].copy(), vectors[:-n]
+        else:
+            held, held_vectors = [], None
+        if units:
+            yield units, vectors
+
+
+def units_of(
+    table: pa.Table,
+    where: str | Path,
+    *,
+    held: tuple[Article, list[Chunk]] | None = None,
+    first_row: int = 0,
+) -> list[tuple[Article, list[Chunk]]]:
     """The articles and their passages that ``table`` (shards in record order) holds, as
     rag.store takes them; checked row by row (each passage's text against its hash and its
-    article's text). ``where`` names the job in the messages."""
+    article's text). ``where`` names the job in the messages. ``held``: the article the rows
+    before ``table`` ended with (its passages go on in ``table`` if it is unfinished), first
+    in the list; ``first_row``: the number of the table's first row in the job."""
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(
@@ -124,9 +188,9 @@ def units_of(table: pa.Table, where: str | Path) -> list[tuple[Article, list[Chu
             f"column): rerun the job into a new --out"
         )
     columns = {c: table.column(c).to_pylist() for c in COLUMNS if c != "embedding"}
-    units: list[tuple[Article, list[Chunk]]] = []
+    units: list[tuple[Article, list[Chunk]]] = [held] if held is not None else []
     for row, (article_id, index, text_sha1, start, end, text, meta) in enumerate(
-        zip(*(columns[c] for c in COLUMNS[1:-1]), strict=True)
+        zip(*(columns[c] for c in COLUMNS[1:-1]), strict=True), start=first_row
     ):
         if meta is not None:
             units.append((Article(id=article_id, **meta), []))
