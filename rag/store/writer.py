@@ -42,11 +42,16 @@ from rag.store.snapshot import Snapshot
 from rag.store.vectors import HNSW_THRESHOLD, choose_kind
 from rag.types import Article, Chunk
 
-# Rows per segment of a streamed write (write_batches: `rag embed --build-index`). What bounds
-# its memory: a segment's BM25 postings are built from its rows at the end (~45 KB a row at
-# the peak, over VNTC passages), its vectors held until then (4 bytes a dimension); figures in
-# benchmarks/README.md. A multiple of the job's shard size (2048) keeps segments even.
-SEGMENT_ROWS = 8192
+# Rows per segment of a streamed write (write_batches: `rag embed --build-index`): what bounds
+# its memory, since a segment's BM25 postings are built from its rows at its end and its
+# vectors held until then (peak RSS ~0.3 GB + ~18 KB a VNTC row; benchmarks/README.md).
+# 16,384 rows: ~0.6 GB whatever the archive, and an index of VNTC's 111k passages in 7
+# segments, under the merge policy's MERGE_FACTOR of one tier (no merge due at once).
+SEGMENT_ROWS = 16_384
+
+
+def _rows(batch: tuple[Sequence[tuple[Article, Sequence[Chunk]]], np.ndarray | None]) -> int:
+    return sum(len(chunks) for _, chunks in batch[0])
 
 
 class Store:
@@ -243,9 +248,9 @@ class Store:
         called under lock(). Each batch is (articles with their chunks, one vector per chunk
         in order); a batch is never split, so an article's chunks stay in one segment.
 
-        The batches become new segments of about ``segment_rows`` rows (a segment is closed
-        at the first batch that takes it there; the last one holds what is left), so memory
-        holds one batch and one segment's vectors and postings, whatever the number of rows.
+        The batches become new segments of about ``segment_rows`` rows each (cut at the
+        batch boundary nearest to it; the last one holds what is left), so memory holds a
+        batch or two and one segment's vectors and postings, whatever the number of rows.
         Searches answer as from one segment of the same rows (BM25 takes the collection's
         statistics; exact vectors score the same). The FAISS kind is chosen for ``rows``, the
         rows expected in all (HNSW segments above the threshold, as one segment of them all
@@ -258,9 +263,7 @@ class Store:
         threshold = self._threshold(model)
         kind = choose_kind(rows, faiss_kind, threshold)
         pending = iter(batches)
-        # The next batch, read only once the segment before it is done (never held beside a
-        # segment's postings while they are built).
-        head = [next(pending, None)]
+        head = [next(pending, None)]  # the first batch of the next segment
 
         def fill(directory: Path) -> dict:
             segment = NewSegment(
@@ -275,10 +278,13 @@ class Store:
                 batch, head[0] = head[0], None
                 while batch is not None:
                     segment.append(*batch)
-                    batch = None
-                    if segment.rows >= segment_rows:
-                        break
+                    batch = None  # not held while the next one is read
                     batch = next(pending, None)
+                    # Cut at the batch boundary nearest segment_rows: a batch whose middle
+                    # lies past it starts the next segment (held meanwhile: one batch).
+                    if batch is not None and 2 * segment.rows + _rows(batch) > 2 * segment_rows:
+                        head[0] = batch
+                        break
                 return segment.finish()
             finally:
                 segment.abort()
@@ -286,7 +292,6 @@ class Store:
         try:
             while head[0] is not None:
                 entries.append(self._new_segment(base, fill))
-                head[0] = next(pending, None)
             return self._commit(base, entries, model, dim, settings_info, threshold)
         except BaseException as exc:
             # The segments written so far are listed by no generation: remove them now.
