@@ -1,12 +1,12 @@
 """Time `rag embed --build-index` alone: an index directory from a finished job's shards.
 
-    python benchmarks/build_index.py OUT_DIR [--index DIR]
+    python benchmarks/build_index.py OUT_DIR [--index DIR] [--segment-rows N]
 
 Reads the job's settings from ``OUT_DIR/job.json`` and calls ``rag.jobs.build_index``,
 the code behind ``rag embed ... --build-index``, alone: without ``--resume``'s pass over the
 inputs and shards, so the figures are the index build's own. Nothing is encoded. Writes to
 ``--index`` (default ``OUT_DIR/index-rebuilt``) and prints one JSON object: seconds, peak RSS
-(VmHWM) and the index's size on disk.
+(VmHWM), the index's size on disk and its segments (``--segment-rows``: their size).
 """
 
 from __future__ import annotations
@@ -27,6 +27,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out_dir", type=Path, help="a finished `rag embed` job (job.json, shards)")
     ap.add_argument("--index", type=Path, default=None, help="where to write the index")
+    ap.add_argument(
+        "--segment-rows",
+        type=int,
+        default=None,
+        help="rows per segment (default rag.store.SEGMENT_ROWS)",
+    )
     args = ap.parse_args()
 
     from rag.jobs import EmbedJob, build_index
@@ -48,7 +54,8 @@ def main() -> None:
     )
     target = args.index or args.out_dir / "index-rebuilt"
     t0 = time.perf_counter()
-    index_dir = build_index(job, target)
+    kw = {} if args.segment_rows is None else {"segment_rows": args.segment_rows}
+    index_dir = build_index(job, target, **kw)
     seconds = time.perf_counter() - t0
     disk = sum(p.stat().st_size for p in Path(index_dir).rglob("*") if p.is_file())
     print(
@@ -58,6 +65,7 @@ def main() -> None:
                 "seconds": round(seconds, 1),
                 "peak_rss_mb": round(peak_rss_mb()),
                 "disk_mib": round(disk / 2**20, 1),
+                "segments": len(list(Path(index_dir).glob("segments/seg-*"))),
             },
             indent=2,
         )

@@ -11,7 +11,8 @@ Layout::
     <index>/.write.lock             held by the one writer
 
 A write never touches a live segment: an ingest writes one new segment and a new manifest in
-temporary folders, then switches CURRENT with an atomic rename; a delete writes only a manifest
+temporary folders, then switches CURRENT with an atomic rename (a streamed build,
+Store.write_batches, writes several segments of SEGMENT_ROWS rows, then one manifest); a delete writes only a manifest
 with a tombstone; a merge writes one segment for several and a manifest without them. A crash at
 any point leaves the old generation intact (leftovers are swept by the next writer), and
 readers keep answering from the snapshot they leased. Positions (chunk rows, FAISS ids, BM25
