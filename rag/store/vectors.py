@@ -106,9 +106,10 @@ def faiss_params(kind: str | None, threshold: int) -> dict[str, Any] | None:
 class FaissVectors:
     """VectorIndex over a FAISS index (``index``: IndexFlatIP or IndexHNSWFlat)."""
 
-    def __init__(self, index, kind: str | None = None) -> None:
+    def __init__(self, index, kind: str | None = None, *, mapped: bool = False) -> None:
         self.index = index
         self._kind = kind
+        self._mapped = mapped
 
     @classmethod
     def build(
@@ -129,10 +130,13 @@ class FaissVectors:
 
     @classmethod
     def load(cls, path: Path) -> FaissVectors:
-        """Read an index file (faiss raises RuntimeError for a missing or damaged one)."""
+        """Read an index file (faiss raises RuntimeError for a missing, damaged or truncated
+        one). Its vectors are memory-mapped, not copied: opening an index costs no read of
+        every segment's vectors (a writer adding 10 articles reads none), and the pages are
+        shared with the page cache. Such an index is read-only (a segment never changes)."""
         import faiss
 
-        return cls(faiss.read_index(str(path)))
+        return cls(faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), mapped=True)
 
     @property
     def kind(self) -> str:
@@ -149,6 +153,9 @@ class FaissVectors:
         return int(self.index.ntotal)
 
     def append(self, vectors: np.ndarray) -> None:
+        if self._mapped:
+            # FAISS aborts the process on a write into a mapped index: refuse it here.
+            raise ValueError("a loaded segment's vectors are read-only")
         if len(vectors):
             self.index.add(np.ascontiguousarray(vectors, dtype=np.float32))
 

@@ -3,6 +3,7 @@ count that frees it when the last snapshot lets go."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.errors import IndexCorruptError
@@ -48,3 +49,20 @@ def test_rows_that_disagree_with_the_manifest(tmp_path):
     manifest.write_text(manifest.read_text().replace('"rows": 2', '"rows": 3'))
     with pytest.raises(IndexCorruptError, match="BM25 does not match the rows"):
         store.open()
+
+
+def test_a_loaded_segment_is_mapped_read_only(tmp_path):
+    """Opening an index maps the segments' vectors and postings instead of reading them; the
+    mapped data cannot be written (a FAISS write into it would abort the process)."""
+    store = Store(tmp_path / "index")
+    write(store, [article(0), article(1)])
+    snap = store.open()
+    try:
+        seg = snap.segments[0]
+        assert not seg.bm25.docs.flags.writeable and not seg.bm25.lengths.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            seg.faiss.append(np.zeros((1, seg.faiss.d), dtype=np.float32))
+        assert seg.faiss.ntotal == 4  # refused before FAISS saw it
+        assert [h.row for h in snap.chunks([0, 3])] == [0, 3]
+    finally:
+        snap.close()
