@@ -135,13 +135,6 @@ def main() -> None:
         tail = chunked_from(n_large, 10 * args.adds)
     assert len(tail) == 10 * args.adds, "not enough articles after the large index's"
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        # Baseline: 10 articles into an empty index (a fresh index each time).
-        empty = []
-        for i in range(args.adds):
-            store = Store(Path(tmp) / f"empty{i}")
-            s, snap = write(store, tail[10 * i : 10 * i + 10], args.dim, i, model=model)
-            snap.close()
-            empty.append(s)
         big = Store(Path(tmp) / "big")
         t0 = time.perf_counter()
         if args.base is not None:
@@ -157,10 +150,16 @@ def main() -> None:
         passages = snap.live
         segments = len(snap.segments)
         snap.close()
-        large = []  # a fresh process each time (`rag ingest`): the base snapshot is loaded
+        # Each round adds the same 10 articles into a new empty index (the baseline) and into
+        # the large one from a fresh start (`rag ingest`: the base snapshot is loaded),
+        # alternately, so that other jobs' load falls on both alike.
+        empty, large = [], []
         phases: list[tuple[float, float, float]] = []
         for i in range(args.adds):
             add = tail[10 * i : 10 * i + 10]
+            s, new = write(Store(Path(tmp) / f"empty{i}"), add, args.dim, i, model=model)
+            new.close()
+            empty.append(s)
             s, new = write(big, add, args.dim, 50 + i, model=model, phases=phases)
             new.close()
             large.append(s)
