@@ -9,7 +9,7 @@
 Corpora:
 
 * vntc   the first N chunks of the VNTC train split (../shared/data/vntc), made exactly as
-         `rag embed` makes them (rag.load, rag.chunk 900/150, the title in front): ~230 tokens
+         `rag embed` makes them (rag.load, rag.chunk 900/150, the title in front): ~250 tokens
          each for e5's tokenizer (nearly all of them fill MiniLM's 256-token window).
 * xquad  XQuAD-vi (../shared/data/xquad) as records in file order: each paragraph followed by its
          questions (mixed lengths: ~15-token questions beside ~150-token paragraphs).
