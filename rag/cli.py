@@ -76,7 +76,7 @@ def cli() -> None:
 @click.option(
     "--backend",
     type=click.Choice(EMBED_BACKENDS),
-    help="How passages are encoded (default torch; onnx-int8: ~2x faster on CPU).",
+    help="How passages are encoded (default auto: bf16 on a CPU with bf16 units, else torch fp32).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, backend, as_json) -> None:
@@ -307,8 +307,8 @@ def info(index_dir, as_json) -> None:
 @click.option(
     "--backend",
     type=click.Choice(EMBED_BACKENDS),
-    help="torch (fp32), torch-bf16 (autocast), or ONNX Runtime (fp32, int8) (default "
-    "RAG_EMBED_BACKEND, else torch).",
+    help="auto (bf16 on a CPU with bf16 units, else fp32), torch (fp32), torch-bf16 (autocast), "
+    "or ONNX Runtime (fp32, int8) (default RAG_EMBED_BACKEND, else auto).",
 )
 @click.option(
     "--batch-size", type=int, help="Texts per encoding batch (default RAG_BATCH_SIZE, else 32)."

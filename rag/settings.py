@@ -39,11 +39,13 @@ class Settings:
     # instead of failing; the fallback is always reported, never silent.
     embed_fallback: bool = True
     device: str | None = None
-    # How `rag ingest` encodes passages: "torch" (default), "torch-bf16", "onnx", "onnx-int8" or
-    # "auto" (bf16 where the CPU has bf16 units, else torch; embeddings.backends.resolve_backend)
-    # (ONNX Runtime, the `onnx` extra; benchmarks/README.md compares them). Questions are
-    # encoded in fp32 whatever this says (by torch, or by its ONNX export in `rag ask`).
-    embed_backend: str = "torch"
+    # How `rag ingest` and `rag embed` encode passages: "auto" (default: bf16 autocast where the
+    # CPU has bf16 units, the fastest backend within cosine 0.9999 of fp32 there; fp32 torch
+    # elsewhere; embeddings.backends.resolve_backend), "torch", "torch-bf16", "onnx" or
+    # "onnx-int8" (ONNX Runtime, the `onnx` extra; benchmarks/README.md compares them). Indexes
+    # and jobs record the backend that ran. Questions are encoded in fp32 whatever this says
+    # (by torch, or by its ONNX export in `rag ask`).
+    embed_backend: str = "auto"
     batch_size: int = 32
     # Cap on padded tokens per encoding batch (texts x the longest); None: 2048 on a CPU, where
     # small batches of long passages encode faster, none on a GPU; 0: no cap.

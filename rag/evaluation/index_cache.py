@@ -20,6 +20,7 @@ CACHE_VERSION = 1  # bump when the way an eval index is built changes
 def index_key(dataset: EvalDataset, settings: Settings) -> str:
     """What decides the content of the evaluation index; other settings do not. The store's
     format and tokenizer are part of it, so a new index layout never reads a stale cache."""
+    from embeddings.backends import on_cpu, resolve_backend
     from rag import store
 
     key = {
@@ -31,8 +32,9 @@ def index_key(dataset: EvalDataset, settings: Settings) -> str:
         "chunk_size": settings.chunk_size,
         "chunk_overlap": settings.chunk_overlap,
         # The passages' vectors differ by backend (int8: cosine ~0.996 to torch): an eval of
-        # RAG_EMBED_BACKEND=onnx-int8 must not score an index that torch embedded.
-        "backend": settings.embed_backend,
+        # RAG_EMBED_BACKEND=onnx-int8 must not score an index that torch embedded. "auto" is
+        # keyed by what it runs here (bf16 or fp32), as the index records it.
+        "backend": resolve_backend(settings.embed_backend, cpu=on_cpu(settings.device)),
     }
     return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from embeddings.backends import on_cpu, resolve_backend
 from rag.datasets import QAItem, load_dataset
 from rag.errors import InputError
 from rag.evaluation.index_cache import open_eval_index
@@ -150,20 +151,31 @@ def test_eval_index_is_cached(seeds_results, eval_settings, seeds_dir):
         Path(assistant.store.root).parent.name
     )
     assert messages and messages[0].startswith("building")
-    # So is another embedding backend: its vectors differ, its scores must too.
+    # So is another embedding backend: its vectors differ, its scores must too. ("auto" is
+    # keyed by what it runs: bf16 on a CPU with bf16 units, so the other one is fp32 there.)
+    ran = resolve_backend(eval_settings.embed_backend, cpu=on_cpu(eval_settings.device))
+    other_backend = "torch" if ran == "torch-bf16" else "torch-bf16"
     messages.clear()
-    bf16 = open_eval_index(dataset, eval_settings.with_(embed_backend="torch-bf16"),
-                           log=messages.append)  # fmt: skip
+    other = open_eval_index(dataset, eval_settings.with_(embed_backend=other_backend),
+                            log=messages.append)  # fmt: skip
     try:
         assert messages and messages[0].startswith("building")
-        assert bf16.store.root.parent.name != Path(assistant.store.root).parent.name
-        snap = bf16.store.open()
+        assert other.store.root.parent.name != Path(assistant.store.root).parent.name
+        snap = other.store.open()
         try:
-            assert snap.manifest["settings"]["embed_backend"] == "torch-bf16"
+            assert snap.manifest["settings"]["embed_backend"] == other_backend
         finally:
             snap.close()
     finally:
-        bf16.close()
+        other.close()
+    # "auto" and the backend it resolves to are the same vectors: one index.
+    messages.clear()
+    same = open_eval_index(dataset, eval_settings.with_(embed_backend=ran), log=messages.append)
+    try:
+        assert messages == []
+        assert same.store.root == assistant.store.root
+    finally:
+        same.close()
 
 
 def test_cli_eval_json(tmp_path, tiny_model_dir, seeds_dir):

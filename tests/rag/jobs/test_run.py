@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from embeddings.backends import on_cpu, resolve_backend
 from rag.errors import InputError
 from rag.jobs import EmbedJob, build_index, read_shards, run_job, vectors_of
 from tests.news_corpus import BAD_LINES, corpus_records
@@ -65,7 +66,9 @@ def test_manifest_says_what_was_made(finished, tiny_model_dir):
     m = json.loads((job.out_dir / "manifest.json").read_text())
     assert m["model"] == str(tiny_model_dir)
     assert m["dim"] == 32
-    assert m["dtype"] == "float32" and m["backend"] == "torch" and m["engine"] == "local"
+    # The default backend is "auto": the manifest names what it ran on this CPU.
+    ran = resolve_backend("auto", cpu=on_cpu(None))
+    assert m["dtype"] == "float32" and m["backend"] == ran and m["engine"] == "local"
     assert m["chunking"] == {"chunk_size": 300, "chunk_overlap": 50}
     assert m["passage_prompt"] == "" and m["query_prompt"] == ""
     assert m["counts"]["records"] == report.records
