@@ -32,6 +32,13 @@ MIN_COVERAGE_EN = 0.22
 MAX_SENTENCES = 2
 # List questions may need more sentences to give the whole list.
 MAX_SENTENCES_LIST = 3
+EXTRA_SURE = True
+EXTRA_FOCUS = "all"
+ADJ_EXEMPT = False
+SAME_HIT_EXEMPT = False
+LIST_ONLY = True
+LEAD_SWAP = True
+DROP_LEADS = True
 # Syllable-set Jaccard above which sentences of two articles are the same fact, cited together.
 SAME_FACT = 0.6
 
@@ -406,6 +413,11 @@ def compose(
             return nxt
         return None
 
+    # The best sentence's continuation ("Trước đó, …") holds every focus word and pair it
+    # holds, and more: the continuation answers; the best sentence was its context.
+    nxt = next((s for s in sentences if _next_in_article(best, s, hits)), None)
+    if nxt is not None and continues(nxt.text) and sure_alone(nxt) and best.focus < nxt.focus:
+        best = nxt
     chosen = [best]
     # The same fact reported by other articles: cited with the sentence, not repeated.
     also_cited: dict[int, list[Sentence]] = {0: []}
@@ -443,25 +455,14 @@ def compose(
                 # Near the best by its cosine alone: the model finds most sentences of an
                 # article on its topic; one the answer would not quote alone adds nothing.
                 continue
-            if not best.focus <= s.focus:
-                # Off the question: it misses a word of the question that the best sentence
-                # holds ("hiệp ước là văn kiện mang tính xây dựng" beside "… sẽ thay thế …").
+            if kind == "list" and not best.focus <= s.focus:
+                # More of a list tells the same event: a sentence that misses a word or pair
+                # of the question the best sentence holds is off it ("hiệp ước là văn kiện
+                # đột phá" beside "… văn kiện mới sẽ thay thế …"). Only for lists: on XQuAD,
+                # the second sentence of other questions often holds the answer in other words.
                 continue
             also_cited[len(chosen)] = []
             chosen.append(s)
-    # A lead whose chosen continuation ("Trước đó, …") holds every focus word it holds and more
-    # is only the context of the answer: left out. (The continuation is the answer.)
-    dropped = {
-        i
-        for i, a in enumerate(chosen)
-        if any(
-            _next_in_article(a, b, hits) and continues(b.text) and a.focus < b.focus for b in chosen
-        )
-    }
-    if dropped:
-        keep = [i for i in range(len(chosen)) if i not in dropped]
-        also_cited = {n: also_cited[i] for n, i in enumerate(keep)}
-        chosen = [chosen[i] for i in keep]
     order = _reading_order(chosen, hits)
     numbers: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
