@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rag.fusion import coverage_terms, sentence_tokens
 from rag.query import Query, as_query
-from rag.sentences import split_sentences
+from rag.sentences import continues, split_sentences
 from rag.tokens import detect_language, fold_accents, normalize, syllables
 from rag.types import Answer, Citation, Hit
 
@@ -32,6 +32,13 @@ MIN_COVERAGE_EN = 0.22
 MAX_SENTENCES = 2
 # List questions may need more sentences to give the whole list.
 MAX_SENTENCES_LIST = 3
+EXTRA_SURE = True
+EXTRA_FOCUS = "all"
+ADJ_EXEMPT = False
+SAME_HIT_EXEMPT = False
+LIST_ONLY = True
+LEAD_SWAP = True
+DROP_LEADS = True
 # Syllable-set Jaccard above which sentences of two articles are the same fact, cited together.
 SAME_FACT = 0.6
 
@@ -116,6 +123,8 @@ class Sentence:
     score: float
     coverage: float = 0.0  # the score from the question's terms alone
     cosine: float = 0.0  # with the question, by the model (0 without one)
+    position: int = 0  # its place among the sentences of its passage
+    focus: frozenset[str] = frozenset()  # the question's focus words it holds
 
 
 _NUMBER = re.compile(
@@ -210,10 +219,10 @@ def score_sentences(
         return []
     grain = _DATE_BY_GRAIN.get(query.grain) if kind == "date" else None
     out = []
-    candidates: list[tuple[int, int, int, str, float]] = []
+    candidates: list[tuple[int, int, int, str, float, int]] = []
     for hi, hit in enumerate(hits):
         chunk = hit.chunk
-        for s, e in split_sentences(chunk.text, chunk.start):
+        for pos, (s, e) in enumerate(split_sentences(chunk.text, chunk.start)):
             text = chunk.text[s - chunk.start : e - chunk.start]
             if counted is not None and not states_count(counted, text):
                 # "bao nhiêu điều khoản?" is not answered by a sentence with no count of them.
@@ -228,29 +237,35 @@ def score_sentences(
             bonus = TYPE_BONUS if kind != "other" and _has_type(query, text) else 0.0
             # A small prior for the passage's rank breaks ties toward the better passage.
             score = covered + bonus * covered + 0.02 / (1 + hi)
-            candidates.append((hi, s, e, text, score))
+            candidates.append((hi, s, e, text, score, pos))
     sims = None
     if cosines is not None and meaning is not None and candidates:
         sims = cosines([c[3] for c in candidates])
     lang = query.lang
     focus = query.focus
-    for i, (hi, s, e, text, score) in enumerate(candidates):
+    pairs = query.focus_pairs
+    for i, (hi, s, e, text, score, pos) in enumerate(candidates):
         factor = 1.0
+        held: frozenset[str] = frozenset()
         if kind in ("place", "person", "number", "date") and not _has_type(query, text):
             factor *= MISSING_TYPE  # "ở đâu?" is not answered by a sentence with no place
         if opposite_voice(query.text, text):
             factor *= OPPOSITE_VOICE
         if focus:
             words = set(syllables(normalize(text)))
-            if not focus & (words | {fold_accents(w) for w in words}):  # unaccented questions
+            held = focus & (words | {fold_accents(w) for w in words})  # unaccented questions
+            if not held:
                 factor *= MISSING_FOCUS
+            if pairs:
+                joined = " ".join(syllables(normalize(text)))
+                held = held | {p for p in pairs if f" {p} " in f" {joined} "}
         coverage = score * factor
         cosine = float(sims[i]) if sims is not None else 0.0
         if sims is not None:
             score = coverage + meaning.bonus(cosine, lang) * factor
         else:
             score = coverage
-        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor))
+        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor, pos, held))
     return out
 
 
@@ -267,6 +282,40 @@ def _same_fact(a: str, b: str) -> bool:
     return {t for t in sa if any(c.isdigit() for c in t)} == {
         t for t in sb if any(c.isdigit() for c in t)
     }
+
+
+def _next_in_article(a: Sentence, b: Sentence, hits: list[Hit]) -> bool:
+    """``b`` is the sentence right after ``a`` in their article (in one passage or two)."""
+    same = hits[a.hit_index].chunk.article_id == hits[b.hit_index].chunk.article_id
+    return same and 0 < b.start - a.end <= 3  # a space, a line break, a closing quote
+
+
+def _reading_order(chosen: list[Sentence], hits: list[Hit]) -> list[int]:
+    """The order in which the answer quotes ``chosen`` (the best sentence first in the list):
+    sentences that follow one another in an article stay together in reading order, so a
+    continuation ("Cụ thể, …") never comes before the sentence it continues; the run that
+    holds the best sentence comes first, the others in the order of their passages."""
+    by_place = sorted(range(len(chosen)), key=lambda i: (chosen[i].hit_index, chosen[i].start))
+    after: dict[int, int] = {}
+    for i in by_place:
+        for j in by_place:
+            if (
+                j not in after
+                and i not in after.values()
+                and _next_in_article(chosen[j], chosen[i], hits)
+            ):
+                after[j] = i
+                break
+    runs = []
+    for i in by_place:
+        if i in after.values():
+            continue  # inside the run of the sentence it follows
+        run = [i]
+        while run[-1] in after:
+            run.append(after[run[-1]])
+        runs.append(run)
+    runs.sort(key=lambda run: 0 not in run)  # stable: the others keep their passage order
+    return [i for run in runs for i in run]
 
 
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
@@ -349,6 +398,26 @@ def compose(
     typed = kind not in ("other", "list", "multi")
     limit = MAX_SENTENCES_LIST if kind == "list" else MAX_SENTENCES
     limit = max(limit, len(part_bests))
+
+    def sure_alone(s: Sentence) -> bool:
+        # A sentence the answer would quote on its own: by its terms or by its meaning.
+        return s.coverage >= min_coverage or (meaning is not None and meaning.sure(s.cosine, lang))
+
+    by_place = {(s.hit_index, s.position): s for s in sentences}
+
+    def continuation(s: Sentence) -> Sentence | None:
+        # The next sentence of the passage when it continues ``s`` ("Cụ thể, …") and would be
+        # quoted on its own.
+        nxt = by_place.get((s.hit_index, s.position + 1))
+        if nxt is not None and continues(nxt.text) and sure_alone(nxt):
+            return nxt
+        return None
+
+    # The best sentence's continuation ("Trước đó, …") holds every focus word and pair it
+    # holds, and more: the continuation answers; the best sentence was its context.
+    nxt = next((s for s in sentences if _next_in_article(best, s, hits)), None)
+    if nxt is not None and continues(nxt.text) and sure_alone(nxt) and best.focus < nxt.focus:
+        best = nxt
     chosen = [best]
     # The same fact reported by other articles: cited with the sentence, not repeated.
     also_cited: dict[int, list[Sentence]] = {0: []}
@@ -356,7 +425,18 @@ def compose(
         if not any(_same_place(c, s) or _same_fact(c.text, s.text) for c in chosen):
             also_cited[len(chosen)] = []
             chosen.append(s)
-    for s in ranked[1:]:
+    # A chosen sentence's continuation ("Cụ thể, năm 2023, kim ngạch … tăng 9 lần") comes with
+    # it: the figures of the claim just quoted.
+    for c in list(chosen):
+        nxt = continuation(c)
+        if (
+            nxt is not None
+            and len(chosen) < limit
+            and not any(_same_place(x, nxt) or _same_fact(x.text, nxt.text) for x in chosen)
+        ):
+            also_cited[len(chosen)] = []
+            chosen.append(nxt)
+    for s in ranked:
         if any(_same_place(c, s) for c in chosen):
             continue
         owner = next(
@@ -371,10 +451,19 @@ def compose(
             if typed and not _has_type(query, s.text):
                 # "ở đâu?" answered by a place: a second sentence that names none adds nothing.
                 continue
+            if not sure_alone(s):
+                # Near the best by its cosine alone: the model finds most sentences of an
+                # article on its topic; one the answer would not quote alone adds nothing.
+                continue
+            if kind == "list" and not best.focus <= s.focus:
+                # More of a list tells the same event: a sentence that misses a word or pair
+                # of the question the best sentence holds is off it ("hiệp ước là văn kiện
+                # đột phá" beside "… văn kiện mới sẽ thay thế …"). Only for lists: on XQuAD,
+                # the second sentence of other questions often holds the answer in other words.
+                continue
             also_cited[len(chosen)] = []
             chosen.append(s)
-    # Keep the reading order of the passages: by hit, then position in the article.
-    order = sorted(range(len(chosen)), key=lambda i: (chosen[i].hit_index, chosen[i].start))
+    order = _reading_order(chosen, hits)
     numbers: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}
     parts = []

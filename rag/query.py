@@ -72,6 +72,10 @@ _DATE_GRAIN = (
 _COUNTED = re.compile(r"\b(?:bao nhiêu|mấy)\s+([^\W\d_]+)(?:\s+([^\W\d_]+))?", re.I)
 # Words that follow "bao nhiêu" without being what it counts ("ăn bao nhiêu trong một ngày").
 _NOT_COUNTED = frozenset("trong trên dưới ngoài từ tới đến vào ra khi để thì mà so".split())
+# Words said before a person's name ("ông Kim", "bà Harris"): a title, not what is asked.
+_HONORIFICS = frozenset("ông bà anh chị ngài cô".split())
+# Question words only as half of an interrogative: "thế" of "thế nào", not of "thay thế".
+_PAIRED = {"thế": "nào"}
 _TITLES = frozenset(
     "tổng thống|chủ tịch|thủ tướng|bộ trưởng|ngoại trưởng|thứ trưởng|tổng thư|bí thư|trợ lý|"
     "giám đốc|phát ngôn|đại sứ|tướng quân".split("|")
@@ -140,12 +144,26 @@ def focus_words(question: str) -> set[str]:
     out = set()
     for i, w in enumerate(words):
         low = normalize(w)
-        if i == 0 or not w.islower() or low in skip or len(w) < 2:
+        if i == 0 or not w.islower() or len(w) < 2:
+            continue
+        if low in skip and not (
+            low in _PAIRED and (i + 1 == len(words) or normalize(words[i + 1]) != _PAIRED[low])
+        ):
             continue
         if not words[i - 1].islower() and f"{normalize(words[i - 1])} {low}" in _TITLES:
             continue
+        if low in _HONORIFICS and i + 1 < len(words) and not words[i + 1].islower():
+            continue  # "ông" of "ông Kim": part of the name, said of anyone
         out.add(low)
     return out
+
+
+def focus_pairs(question: str) -> set[str]:
+    """Adjacent pairs of the question's focus words ("thay thế", "văn kiện"): a sentence that
+    holds both syllables apart ("thay đổi ... vị thế") does not say what the question asks."""
+    focus = focus_words(question)
+    words = [normalize(w) for w in re.findall(r"[^\W\d_]+", question)]
+    return {f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a in focus and b in focus}
 
 
 def split_question(question: str) -> list[str]:
@@ -164,7 +182,8 @@ class Query:
     """A question as every stage reads it. ``terms``: BM25 terms and their weights
     (rag.tokens.query_terms); ``kind``: number, date, place, person, list or other;
     ``grain``: day, year or any (date questions); ``counted``: what a "bao nhiêu" question
-    counts; ``focus``: its own verbs and common nouns (Vietnamese questions); ``words``: its
+    counts; ``focus``: its own verbs and common nouns (Vietnamese questions); ``focus_pairs``:
+    adjacent pairs of them ("thay thế"); ``words``: its
     normalized words; ``parts``: the questions of a compound question (empty for one);
     ``vector``: its embedding, once encoded (``with_vector``)."""
 
@@ -175,6 +194,7 @@ class Query:
     grain: str = "any"
     counted: str | None = None
     focus: frozenset[str] = frozenset()
+    focus_pairs: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
     parts: tuple[Query, ...] = ()
     vector: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
@@ -196,6 +216,7 @@ def analyse(text: str) -> Query:
         grain=date_grain(text),
         counted=counted_noun(text) if kind == "number" else None,
         focus=frozenset(focus_words(text)) if lang == "vi" else frozenset(),
+        focus_pairs=frozenset(focus_pairs(text)) if lang == "vi" else frozenset(),
         words=frozenset(normalize(w) for w in text.split()),
         parts=tuple(analyse(p) for p in parts) if len(parts) > 1 else (),
     )

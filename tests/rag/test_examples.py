@@ -26,10 +26,18 @@ ACCEPTED: dict[str, list[list[str]]] = {
     "Hiệp ước được ký ở đâu?": [["Bình Nhưỡng"]],
     "What car did Putin give Kim?": [["Aurus"]],
 }
-# Sentences an answer must not hold: the other direction of the gift, the off-topic one.
+# Sentences an answer must not hold: the other direction of the gift, the off-topic ones
+# (Kim calling the treaty "a constructive document", Putin calling it "a breakthrough": on the
+# treaty, but not on what it replaces).
 REFUSED = {
     "Tổng thống Putin tặng Chủ tịch Kim Jong Un món quà gì?": ["được tặng gì"],
     "Hiệp ước được ký ở đâu?": ["1961"],
+    "Hiệp ước mới thay thế những văn kiện nào?": ["mang tính xây dựng", "văn kiện đột phá"],
+}
+# What the answer's first sentence must hold.
+LEADS = {
+    "Hiệp ước mới thay thế những văn kiện nào?": "thay thế",
+    "Hiệp ước được ký ở đâu?": "ký tại Bình Nhưỡng",
 }
 
 
@@ -88,6 +96,9 @@ def test_an_example_question_is_answered_right(assistant, question):
         assert any(s in answer.text for s in fact), (fact, answer.text)
     for wrong in REFUSED.get(question, []):
         assert wrong not in answer.text, answer.text
+    if question in LEADS:
+        first = answer.text.split("[", 1)[0]
+        assert LEADS[question] in first, answer.text
     if question.isascii() and not question.startswith("hiep"):  # English
         # Vietnamese sentences, introduced in English as such.
         assert answer.text.startswith("From the Vietnamese articles"), answer.text

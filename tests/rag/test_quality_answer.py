@@ -154,3 +154,93 @@ def test_each_citation_supports_the_sentence_it_follows():
     )
     together = compose(q, same, {t: 1.0 for t in query_terms(q)}, mode="bm25", model=None)
     assert together.text.endswith("[1][2]") and together.text.count("triệu USD") == 1
+
+
+TRADE = (
+    "Ông Putin cho biết hợp tác kinh tế-thương mại giữa hai nước có triển vọng tốt, mặc dù kim "
+    "ngạch song phương hiện còn khiêm tốn. Cụ thể, năm 2023, kim ngạch thương mại song phương "
+    "tăng 9 lần, trong 5 tháng đầu năm 2024 tăng 54%. Tổng thống Putin nhấn mạnh Nga tiếp tục nỗ "
+    "lực chính trị ngoại giao nhằm thúc đẩy hòa bình trên Bán đảo Triều Tiên."
+)
+
+
+def test_a_continuation_is_quoted_right_after_the_sentence_it_continues():
+    q = "Ông Putin nói gì về kim ngạch thương mại hai nước, kèm số liệu cụ thể?"
+    ans = compose(q, _passages(TRADE), {t: 1.0 for t in query_terms(q)}, mode="bm25", model=None)
+    assert ans.found
+    assert "hiện còn khiêm tốn. [1] Cụ thể, năm 2023, kim ngạch" in ans.text, ans.text
+    assert "Bán đảo Triều Tiên" not in ans.text
+
+
+def test_the_run_that_holds_the_best_sentence_comes_first():
+    # The best sentence in the second passage: its answer leads, whatever the passage order.
+    q = "Hiệp ước được ký ở đâu?"
+    hits = _passages(
+        "Hai bên ký hiệp ước được chuẩn bị từ lâu tại Bình Nhưỡng.",
+        "Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm giữa hai nhà lãnh đạo.",
+    )
+    ans = compose(q, hits, {t: 1.0 for t in query_terms(q)}, mode="bm25", model=None)
+    assert ans.text.startswith("Hiệp ước được ký tại Bình Nhưỡng"), ans.text
+    assert "Hai bên ký hiệp ước" in ans.text  # still quoted, second
+
+
+TREATY = (
+    "Ông Kim Jong Un cũng nêu rõ hiệp ước là văn kiện mang tính xây dựng, phòng thủ và hòa bình, "
+    "đáp ứng quan hệ chiến lược giữa hai nước trong thời đại mới khi vị thế hai nước trong cấu "
+    "trúc địa chính trị thế giới đã thay đổi. Trước đó, trợ lý Tổng thống Nga, ông Yuri Ushakov "
+    "cho biết văn kiện mới sẽ thay thế Hiệp ước hữu nghị ký năm 1961, Tuyên bố Moskva 2000 và "
+    "Tuyên bố Bình Nhưỡng 2001. Ông Putin đánh giá hiệp ước trên là văn kiện đột phá, qua đó hai "
+    "nước đưa quan hệ hợp tác song phương lên tầm cao mới."
+)
+TREATY_Q = "Hiệp ước mới thay thế những văn kiện nào?"
+
+
+def test_a_sentence_that_misses_the_questions_words_is_left_out():
+    # "thay đổi … vị thế" holds "thay" and "thế" but not "thay thế"; the third sentence holds
+    # neither: the answer is the sentence about what the treaty replaces, alone.
+    idf = {t: 1.0 for t in query_terms(TREATY_Q)}
+    ans = compose(TREATY_Q, _passages(TREATY), idf, mode="bm25", model=None)
+    assert ans.text.startswith("Trước đó, trợ lý Tổng thống Nga"), ans.text
+    assert "mang tính xây dựng" not in ans.text and "văn kiện đột phá" not in ans.text
+
+
+def test_a_lead_that_its_continuation_answers_better_is_left_out():
+    # By meaning, the off-topic lead ranks first (as multilingual-e5 ranks it over the seeds);
+    # its continuation holds the question's "thay thế": the continuation alone is the answer.
+    import numpy as np
+
+    def cosines(texts):
+        return np.array([0.93 if "xây dựng" in t else 0.85 for t in texts], dtype=np.float32)
+
+    idf = {t: 1.0 for t in query_terms(TREATY_Q)}
+    ans = compose(
+        TREATY_Q,
+        _passages(TREATY),
+        idf,
+        mode="hybrid",
+        model="intfloat/multilingual-e5-small",
+        cosines=cosines,
+    )
+    assert ans.text.startswith("Trước đó, trợ lý Tổng thống Nga"), ans.text
+    assert "mang tính xây dựng" not in ans.text and "văn kiện đột phá" not in ans.text
+
+
+def test_an_extra_sentence_near_the_best_by_meaning_alone_is_left_out():
+    # "Sau lễ ký, … họp báo" covers little of the question: its cosine alone brought it near
+    # the best sentence, and the answer would not quote it on its own.
+    import numpy as np
+
+    q = "Cuộc hội đàm trước lễ ký kéo dài bao lâu?"
+    hits = _passages(
+        "Hiệp định được ký kết sau cuộc hội đàm kéo dài khoảng hai giờ tại Bình Nhưỡng.",
+        "Sau lễ ký, hai nhà lãnh đạo đã tổ chức họp báo.",
+    )
+
+    def cosines(texts):
+        return np.array([0.87 if "họp báo" in t else 0.86 for t in texts], dtype=np.float32)
+
+    idf = {t: 1.0 for t in query_terms(q)}
+    ans = compose(
+        q, hits, idf, mode="hybrid", model="intfloat/multilingual-e5-small", cosines=cosines
+    )
+    assert "hai giờ" in ans.text and "họp báo" not in ans.text, ans.text
