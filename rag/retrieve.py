@@ -67,6 +67,22 @@ def dense_search(index, queries: np.ndarray, k: int):
 
 
 QUERY_VECTORS = 64  # question vectors a retriever keeps
+LEXICAL_SCORES = 2  # BM25 score arrays a retriever keeps (one float per passage each)
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _question_pool():
+    """One worker thread, started once per process, that encodes a question while the calling
+    thread scores it with BM25 (Retriever.overlap)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-question")
+        return _POOL
 
 
 class Retriever:
@@ -79,6 +95,12 @@ class Retriever:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._vectors_lock = threading.Lock()
         self._encoding = threading.Lock()  # one encode at a time (the encoder's are serial too)
+        # The last questions' BM25 scores: prepare() may score a question before features().
+        self._lexical: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        # Encode a hybrid question in _question_pool while BM25 scores it on this thread. Off:
+        # not faster where it was measured (benchmarks/README.md, "Query latency"); the same
+        # hits either way (tests/rag/test_retrieve_overlap.py).
+        self.overlap = False
 
     def query_vector(self, query: str) -> np.ndarray:
         """The question's vector, shape (1, dim), encoded once for the stages that read it
@@ -101,9 +123,28 @@ class Retriever:
         """The question analysed, with its vector when ``mode`` reads one: what every later
         stage (retrieval, fusion, answer composition) reads."""
         query = as_query(question)
-        if query.vector is None and self.effective_mode(mode) != "bm25":
-            query = query.with_vector(self.query_vector(query.text))
+        mode = self.effective_mode(mode)
+        if query.vector is None and mode != "bm25":
+            if self.overlap and mode == "hybrid":
+                pending = _question_pool().submit(self.query_vector, query.text)
+                self.lexical_scores(query.terms)  # meanwhile, kept for features()
+                query = query.with_vector(pending.result())
+            else:
+                query = query.with_vector(self.query_vector(query.text))
         return query
+
+    def lexical_scores(self, terms: dict[str, float]) -> np.ndarray:
+        """BM25 scores of every position for ``terms`` (read only: shared by the stages)."""
+        key = tuple(terms.items())
+        with self._vectors_lock:
+            scores = self._lexical.get(key)
+        if scores is None:
+            scores = self.bm25.scores(terms)
+            with self._vectors_lock:
+                self._lexical[key] = scores
+                while len(self._lexical) > LEXICAL_SCORES:
+                    self._lexical.popitem(last=False)
+        return scores
 
     def _vector(self, query: Query) -> np.ndarray:
         return query.vector if query.vector is not None else self.query_vector(query.text)
@@ -163,7 +204,7 @@ class Retriever:
         query = as_query(query)
         n = self.snapshot.size
         terms = query.terms
-        lex = self.bm25.scores(terms)
+        lex = self.lexical_scores(terms)
         depth = min(max(k, fusion.RERANK_DEPTH), n)
         rows = [i for i, _ in top_k(lex, depth)]
         dense = None
