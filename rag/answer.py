@@ -41,6 +41,9 @@ LEAD_SWAP = True
 DROP_LEADS = True
 # Syllable-set Jaccard above which sentences of two articles are the same fact, cited together.
 SAME_FACT = 0.6
+# With the articles' text at hand, a passage's candidate sentences also include the sentence
+# just before its start in its article (the lead of a passage that opens "Cụ thể, …").
+SENTENCE_BEFORE = True
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,46 @@ def _has_type(query: Query, text: str) -> bool:
     return False
 
 
+def passage_sentences(
+    hits: list[Hit], hi: int, article_text: Callable[[str], str | None] | None = None
+) -> list[tuple[int, int, str]]:
+    """(start, end, text) of the sentences an answer may quote for ``hits[hi]``, in article
+    offsets. Without the article's text: the sentences of the passage as it is. With it
+    (``article_text``: article id -> its text): whole sentences of the article, so one that
+    straddles the passage's start or end is read whole, and (SENTENCE_BEFORE) the sentence
+    just before the passage, unless another retrieved passage of the article holds it. The
+    answer cites each of them with this passage, widened to the sentences it quotes
+    (``compose``): the passage cited then holds every word the sentence states."""
+    chunk = hits[hi].chunk
+    text = article_text(chunk.article_id) if article_text is not None else None
+    if not text or text[chunk.start : chunk.end] != chunk.text:
+        return [
+            (s, e, chunk.text[s - chunk.start : e - chunk.start])
+            for s, e in split_sentences(chunk.text, chunk.start)
+        ]
+    # The passage's own sentences (as without the article: a closing quote at its end stays),
+    # the first and last widened to the article's sentences they are part of.
+    inside = split_sentences(chunk.text, chunk.start)
+    spans = split_sentences(text)
+    if inside:
+        for s, e in spans:
+            if s < chunk.start < e:
+                inside[0] = (s, max(e, inside[0][1]))
+            if s < chunk.end < e:
+                inside[-1] = (min(s, inside[-1][0]), e)
+    before = [(s, e) for s, e in spans if e <= chunk.start]
+    if SENTENCE_BEFORE and before:
+        s, e = before[-1]
+        held = any(
+            h.chunk.article_id == chunk.article_id and h.chunk.start <= s and e <= h.chunk.end
+            for j, h in enumerate(hits)
+            if j != hi
+        )
+        if not held:
+            inside.insert(0, (s, e))
+    return [(s, e, text[s:e]) for s, e in inside]
+
+
 def score_sentences(
     question: str | Query,
     hits: list[Hit],
@@ -198,6 +241,7 @@ def score_sentences(
     known: Callable[[list[str]], set[str]] | None = None,
     cosines: Callable | None = None,
     meaning: Meaning | None = None,
+    article_text: Callable[[str], str | None] | None = None,
 ) -> list[Sentence]:
     query = as_query(question)
     terms = query.terms
@@ -220,10 +264,8 @@ def score_sentences(
     grain = _DATE_BY_GRAIN.get(query.grain) if kind == "date" else None
     out = []
     candidates: list[tuple[int, int, int, str, float, int]] = []
-    for hi, hit in enumerate(hits):
-        chunk = hit.chunk
-        for pos, (s, e) in enumerate(split_sentences(chunk.text, chunk.start)):
-            text = chunk.text[s - chunk.start : e - chunk.start]
+    for hi in range(len(hits)):
+        for pos, (s, e, text) in enumerate(passage_sentences(hits, hi, article_text)):
             if counted is not None and not states_count(counted, text):
                 # "bao nhiêu điều khoản?" is not answered by a sentence with no count of them.
                 continue
@@ -267,6 +309,18 @@ def score_sentences(
             score = coverage
         out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor, pos, held))
     return out
+
+
+def _memo(article_text: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """``article_text`` read once per article for one answer."""
+    seen: dict[str, str | None] = {}
+
+    def read(article_id: str) -> str | None:
+        if article_id not in seen:
+            seen[article_id] = article_text(article_id)
+        return seen[article_id]
+
+    return read
 
 
 def _same_place(a: Sentence, b: Sentence) -> bool:
@@ -348,14 +402,19 @@ def compose(
     titles: dict[str, str] | None = None,
     known: Callable[[list[str]], set[str]] | None = None,
     cosines: Callable | None = None,
+    article_text: Callable[[str], str | None] | None = None,
 ) -> Answer:
     """The answer to ``question`` from ``hits``. ``idf``: a dict of term weights, or a function
     from terms to such a dict (Retriever.idf); ``titles``: article id -> title, for the
     "also reported by" line of hits that absorbed near-duplicates; ``known``: which of some
     terms the index holds at all (Retriever.known): "bao nhiêu USD" where no article writes
     "USD" has no answer here; ``cosines``: sentences -> their cosine with the question
-    (rag.similarity), used for the models MEANING was fitted for."""
+    (rag.similarity), used for the models MEANING was fitted for; ``article_text``: article id
+    -> the article's text (or None), for whole sentences at a passage's edges and the sentence
+    before it (``passage_sentences``)."""
     query = as_query(question)
+    if article_text is not None:
+        article_text = _memo(article_text)
     question = query.text
     lang = query.lang
     meaning = meaning_for(model) if cosines is not None else None
@@ -363,7 +422,7 @@ def compose(
         min_coverage = MIN_COVERAGE_EN if lang == "en" else MIN_COVERAGE
     if not hits:
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
-    sentences = score_sentences(query, hits, idf, known, cosines, meaning)
+    sentences = score_sentences(query, hits, idf, known, cosines, meaning, article_text)
     order_key = lambda s: (-s.score, s.hit_index, s.start)  # noqa: E731
     ranked = sorted(sentences, key=order_key)
     # A question of two questions ("... đã tới Moskva chưa, và ông Putin mong gì?"): the best
@@ -372,7 +431,7 @@ def compose(
     if query.parts:
         for part in query.parts:
             # Each part by its terms: the question's vector is the whole question's.
-            scored = score_sentences(part, hits, idf, known)
+            scored = score_sentences(part, hits, idf, known, article_text=article_text)
             if scored:
                 top = min(scored, key=order_key)
                 if top.score >= min_coverage:
@@ -482,15 +541,23 @@ def compose(
     for hit_index, n in numbers.items():
         hit = hits[hit_index]
         c = hit.chunk
+        marked = highlights[hit_index]
+        start = min(c.start, *(s for s, _ in marked))
+        end = max(c.end, *(e for _, e in marked))
+        # A sentence read from the article beyond the passage's edge: the passage cited is
+        # widened to hold it, so every citation holds what its sentence states.
+        text = c.text
+        if (start, end) != (c.start, c.end) and article_text is not None:
+            text = article_text(c.article_id)[start:end]
         citations.append(
             Citation(
                 n=n,
                 article_id=c.article_id,
                 title=c.title,
                 source=hit.source,
-                text=c.text,
-                start=c.start,
-                end=c.end,
+                text=text,
+                start=start,
+                end=end,
                 score=hit.score,
                 date=hit.date,
                 meta=hit.meta,

@@ -442,6 +442,7 @@ class Assistant:
             titles=titles,
             known=retriever.known,
             cosines=self._cosines(retriever, analysed, model),
+            article_text=lambda article_id: getattr(snap.article(article_id), "text", None),
         )
         warnings = self._warnings(snap, requested_mode=requested, used_mode=used)
         if (answer_mode or self.settings.answer_mode) == "llm":

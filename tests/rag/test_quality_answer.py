@@ -244,3 +244,47 @@ def test_an_extra_sentence_near_the_best_by_meaning_alone_is_left_out():
         q, hits, idf, mode="hybrid", model="intfloat/multilingual-e5-small", cosines=cosines
     )
     assert "hai giờ" in ans.text and "họp báo" not in ans.text, ans.text
+
+
+GIFTS = (
+    "Hai nhà lãnh đạo đã tặng quà cho nhau nhân cuộc gặp lần này. Tổng thống Putin tặng nhà "
+    "lãnh đạo Triều Tiên bộ trà và một chiếc xe hơi Aurus do Nga sản xuất. Ông Ushakov không "
+    "cho biết ông Putin được tặng gì. Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm kéo dài."
+)
+
+
+def _in_article(start: int, end: int, rank: int = 0) -> Hit:
+    return Hit(Chunk("g", rank, GIFTS[start:end], start, end, "Quà tặng"), 1.0 - rank / 10, rank)
+
+
+def test_the_sentence_before_a_passage_is_quoted_and_its_citation_holds_it():
+    # The passage retrieved opens after the sentence that answers; with the article's text,
+    # that sentence is a candidate, cited with the passage widened to hold it.
+    q = "Ông Putin tặng nhà lãnh đạo Triều Tiên chiếc xe hơi nào?"
+    idf = {t: 1.0 for t in query_terms(q)}
+    start = GIFTS.index("Ông Ushakov")
+    hits = [_in_article(start, len(GIFTS))]
+    assert "Aurus" not in compose(q, hits, idf, mode="bm25", model=None).text
+    ans = compose(q, hits, idf, mode="bm25", model=None, article_text={"g": GIFTS}.get)
+    assert ans.found and "xe hơi Aurus do Nga sản xuất. [1]" in ans.text, ans.text
+    (cited,) = ans.citations
+    said = GIFTS.index("Tổng thống Putin tặng")
+    assert cited.start == said and cited.end == len(GIFTS)
+    assert cited.text == GIFTS[said:] and cited.highlights[0][0] == said
+
+
+def test_a_sentence_cut_at_a_passage_edge_is_read_whole():
+    q = "Ông Putin tặng nhà lãnh đạo Triều Tiên chiếc xe hơi nào?"
+    idf = {t: 1.0 for t in query_terms(q)}
+    cut = GIFTS.index("bộ trà")  # the passage starts inside the answering sentence
+    ans = compose(
+        q, [_in_article(cut, len(GIFTS))], idf, mode="bm25", model=None,
+        article_text={"g": GIFTS}.get,
+    )  # fmt: skip
+    assert "Tổng thống Putin tặng nhà lãnh đạo Triều Tiên bộ trà" in ans.text, ans.text
+    # The sentence before a passage that another retrieved passage holds is read there only.
+    first = GIFTS.index("Ông Ushakov")
+    hits = [_in_article(first, len(GIFTS), 0), _in_article(0, first - 1, 1)]
+    both = compose(q, hits, idf, mode="bm25", model=None, article_text={"g": GIFTS}.get)
+    assert both.text.count("Aurus") == 1 and [c.n for c in both.citations] == [1]
+    assert (both.citations[0].start, both.citations[0].end) == (0, first - 1)
