@@ -32,13 +32,6 @@ MIN_COVERAGE_EN = 0.22
 MAX_SENTENCES = 2
 # List questions may need more sentences to give the whole list.
 MAX_SENTENCES_LIST = 3
-EXTRA_SURE = True
-EXTRA_FOCUS = "all"
-ADJ_EXEMPT = False
-SAME_HIT_EXEMPT = False
-LIST_ONLY = True
-LEAD_SWAP = True
-DROP_LEADS = True
 # Syllable-set Jaccard above which sentences of two articles are the same fact, cited together.
 SAME_FACT = 0.6
 # With the articles' text at hand, a passage's candidate sentences also include the sentence
