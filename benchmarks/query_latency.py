@@ -3,7 +3,7 @@ for BM25 only, dense only and hybrid; optionally where a hybrid question's time 
 stage, and encoding the question while BM25 scores it against doing one after the other.
 
     python benchmarks/query_latency.py INDEX_DIR [--n 500] [--k 5] [--queries-only]
-        [--as-model MODEL] [--stages] [--overlap ROUNDS [--block 50]]
+        [--as-model MODEL] [--stages] [--overlap ROUNDS [--block 50]] [--against INDEX_B]
 
 Questions: the first N XQuAD-vi questions (../shared/data/xquad/xquad.vi.json): real Vietnamese
 questions; whether their answers are in the index does not change the work a search does. The
@@ -24,6 +24,11 @@ composition, the rest), per question, p50/p95 of each.
 alternating blocks of ``--block`` questions (the same questions for both, the question caches
 emptied before each block; the order of the two flips every round), p50/p95 of each, and
 whether every hit (passage and score) is the same both ways.
+``--against INDEX_B``: hybrid `Assistant.search` over INDEX_DIR and over INDEX_B (each seen
+through ``--as-model`` when given) in one process, alternating blocks of ``--block``
+questions (``--overlap`` rounds, 6 by default; the order flips every round, the question
+caches emptied before each block): p50/p95 of each, and how many questions' top-k passages are
+the same over both.
 """
 
 from __future__ import annotations
@@ -203,6 +208,33 @@ def compare_overlap(assistant, qs: list[str], k: int, rounds: int, block: int) -
     return out
 
 
+def compare_indexes(a, b, qs: list[str], k: int, rounds: int, block: int) -> dict:
+    """Hybrid search over two indexes, alternating blocks (see --against)."""
+    pair = {"a": a, "b": b}
+    times: dict[str, list[float]] = {"a": [], "b": []}
+    by_round: dict[str, list[float]] = {"a": [], "b": []}
+    hits: dict[str, dict[str, list]] = {"a": {}, "b": {}}
+    for assistant in pair.values():
+        assistant.search(qs[0], k=k, mode="hybrid")  # warm-up
+    for r in range(rounds):
+        start = (r * block) % max(1, len(qs) - 1)
+        part = (qs[1:] * 2)[start : start + block]
+        for name in ("a", "b") if r % 2 == 0 else ("b", "a"):
+            forget(pair[name].retriever())
+            block_times = []
+            for q in part:
+                t0 = time.perf_counter()
+                found = pair[name].search(q, k=k, mode="hybrid")
+                block_times.append((time.perf_counter() - t0) * 1000)
+                hits[name][q] = [(h.chunk.article_id, h.chunk.index) for h in found]
+            times[name] += block_times
+            by_round[name].append(round(float(np.median(block_times)), 2))
+    out = {name: {**percentiles(t), "block_p50_ms": by_round[name]} for name, t in times.items()}
+    out["same_top_k"] = sum(hits["a"][q] == hits["b"][q] for q in hits["a"])
+    out["questions_compared"] = len(hits["a"])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("index_dir", type=Path)
@@ -215,6 +247,7 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="hybrid ask, time by stage")
     ap.add_argument("--overlap", type=int, default=0, metavar="ROUNDS")
     ap.add_argument("--block", type=int, default=50)
+    ap.add_argument("--against", type=Path, metavar="INDEX_B", help="hybrid A/B against it")
     args = ap.parse_args()
     if args.threads:
         import faiss
@@ -248,7 +281,19 @@ def main() -> None:
         "load_before": round(os.getloadavg()[0], 2),
     }
     modes = [m for m in args.modes.split(",") if m]
-    if args.overlap:
+    if args.against is not None:
+        tmp_b = tempfile.TemporaryDirectory(prefix="query_latency_") if args.as_model else None
+        index_b = view_as(args.against, args.as_model, Path(tmp_b.name)) if tmp_b else args.against
+        other = Assistant(Settings.load(env={}, index_dir=index_b), queries_only=args.queries_only)
+        result["against"] = {
+            "index_b": str(args.against),
+            "faiss_index_b": other.info().get("faiss_index"),
+            **compare_indexes(assistant, other, qs, args.k, args.overlap or 6, args.block),
+        }
+        other.close()
+        if tmp_b is not None:
+            tmp_b.cleanup()
+    elif args.overlap:
         result["overlap"] = compare_overlap(assistant, qs, args.k, args.overlap, args.block)
     if args.stages:  # last: its wrappers stay in place
         result["stages"] = profile_stages(assistant, qs, args.k)

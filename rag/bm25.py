@@ -9,8 +9,9 @@ are rag.tokens': document_tokens() for passages, query_terms() for questions.
 from __future__ import annotations
 
 import hashlib
+import threading
 from array import array
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from rag.tokens import FOLD_PREFIX, document_tokens, query_terms
 # Fitted on the tuning split of xquad-vi (benchmarks/fit_retrieval.py; see eval/README.md).
 BM25_K1 = 0.9
 BM25_B = 0.4
+
+# What a BM25Index keeps between questions (it never changes, so neither does what it finds):
+# each term's live postings (views of the segments' arrays, found once instead of once per
+# question and per segment) for up to LOOKUPS terms, and its scores in the passages that hold
+# it (float32, the idf applied) up to SCORED_ENTRIES in all (4 bytes each, least recently used
+# dropped first). Questions share their commonest syllables, which hold the longest postings.
+LOOKUPS = 65_536
+SCORED_ENTRIES = 8_000_000
 
 
 class _Vocabulary(dict):
@@ -249,6 +258,10 @@ class BM25Index:
         self._avg_len = bm25s_adapter.mean_length(total_len, live)
         for part in self._parts:
             part[3] = bm25s_adapter.length_norms(part[0].lengths, self._avg_len, k1, b)
+        self._lock = threading.Lock()
+        self._found: dict[str, list] = {}
+        self._scored: OrderedDict[str, list[np.ndarray]] = OrderedDict()
+        self._scored_entries = 0
 
     @classmethod
     def build(
@@ -264,7 +277,17 @@ class BM25Index:
         return self._span
 
     def _live_postings(self, term: str):
-        """[(offset, docs, tfs, part)] of the live passages holding ``term``."""
+        """[(offset, docs, tfs, part)] of the live passages holding ``term`` (kept: LOOKUPS)."""
+        found = self._found.get(term)
+        if found is None:
+            found = self._find(term)
+            with self._lock:
+                if len(self._found) >= LOOKUPS:
+                    self._found.clear()
+                self._found[term] = found
+        return found
+
+    def _find(self, term: str):
         out = []
         for part in self._parts:
             p, offset, deleted, _ = part
@@ -297,23 +320,40 @@ class BM25Index:
         if not self.live:
             return np.zeros(n, dtype=np.float32)
         terms = query_terms(query) if isinstance(query, str) else query
-        rows, vals = [], []
+        # Summed in float64 term after term, each passage's terms in the query's order, then
+        # stored as float32: the floats np.bincount gave over the concatenated terms.
+        total = np.zeros(n, dtype=np.float64)
         for t, w in terms.items():
             if w <= 0:
                 continue
             found = self._live_postings(t)
             if not found:
                 continue
-            idf = self.idf(sum(len(d) for _, d, _, _ in found))
-            for offset, docs, tfs, part in found:
-                data = bm25s_adapter.term_scores(idf, tfs, part[3][docs])
-                rows.append(docs.astype(np.int64) + offset)
-                vals.append(data * np.float32(w))
-        if not rows:
-            return np.zeros(n, dtype=np.float32)
-        return np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=n).astype(
-            np.float32
-        )
+            for (offset, docs, _, part), data in zip(
+                found, self._term_scores(t, found), strict=True
+            ):
+                total[offset : offset + part[0].size][docs] += data * np.float32(w)
+        return total.astype(np.float32)
+
+    def _term_scores(self, term: str, found) -> list[np.ndarray]:
+        """``term``'s float32 scores in the passages of each of its ``found`` postings (kept:
+        SCORED_ENTRIES)."""
+        with self._lock:
+            data = self._scored.get(term)
+            if data is not None:
+                self._scored.move_to_end(term)
+                return data
+        idf = self.idf(sum(len(d) for _, d, _, _ in found))
+        data = [bm25s_adapter.term_scores(idf, tfs, part[3][docs]) for _, docs, tfs, part in found]
+        size = sum(len(d) for d in data)
+        with self._lock:
+            if term not in self._scored and size <= SCORED_ENTRIES:
+                self._scored[term] = data
+                self._scored_entries += size
+                while self._scored_entries > SCORED_ENTRIES:
+                    _, old = self._scored.popitem(last=False)
+                    self._scored_entries -= sum(len(d) for d in old)
+        return data
 
     def save(self, directory: Path) -> None:
         """Save a one-segment index (what a segment holds)."""

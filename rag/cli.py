@@ -225,6 +225,9 @@ def index() -> None:
 def optimize(index_dir, full, as_json) -> None:
     """Merge segments: small ones of similar size (the merge policy), or all with --full.
 
+    A segment whose FAISS index is not the kind RAG_FAISS_THRESHOLD gives its rows (exact
+    below, HNSW from it on; an index written under another threshold) is rewritten alone.
+
     Readers keep answering meanwhile; each merge is one commit, so an interrupted run loses
     nothing.
 
@@ -237,7 +240,7 @@ def optimize(index_dir, full, as_json) -> None:
     if not assistant.store.exists():
         assistant.store.open()  # IndexMissingError, with the how-to
     t0 = time.perf_counter()
-    merges = assistant.optimize(full=full)
+    merges = assistant.optimize(full=full, reindex=True)
     info = assistant.info()
     data = {
         "merges": merges,

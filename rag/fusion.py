@@ -123,6 +123,12 @@ def _sentence_runs(text: str) -> tuple[tuple[frozenset[str], tuple[str, ...]], .
     return tuple(out)
 
 
+def sentence_runs_ahead(texts) -> None:
+    """Split and tokenize ``texts`` into the cache best_sentence_coverage reads."""
+    for text in texts:
+        _sentence_runs(text)
+
+
 def best_sentence_coverage(shares: dict[str, float], texts: Sequence[str]) -> np.ndarray:
     """For each text, the largest sum of ``shares`` over the terms that one of its sentences
     contains as tokenize() tokens (with every token's folded form when a share is folded)."""

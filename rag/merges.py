@@ -23,9 +23,13 @@ class Merges:
         self._thread: threading.Thread | None = None
         self._again = False
 
-    def optimize(self, full: bool = False, max_merges: int | None = None) -> int:
+    def optimize(
+        self, full: bool = False, max_merges: int | None = None, *, reindex: bool = False
+    ) -> int:
         """Run merges the policy asks for (rag.store.plan_merge; ``full``: merge everything
-        into one segment), one commit each. Returns the number of merges."""
+        into one segment), one commit each. ``reindex``: also rewrite each segment whose FAISS
+        kind is not the one the store's threshold gives it (`rag index optimize`; not the
+        background merges of `rag serve`). Returns the number of merges."""
         from rag.store import plan_merge
 
         merges = 0
@@ -34,7 +38,10 @@ class Merges:
                 self.store.lock(timeout=LOCK_WAIT_SECONDS),
                 self.snapshots.lease(required=False, current=True) as base,
             ):
-                plan = None if base is None else plan_merge(base.manifest["segments"], full)
+                threshold = self.store.faiss_threshold if reindex else None
+                plan = (
+                    None if base is None else plan_merge(base.manifest["segments"], full, threshold)
+                )
                 if plan is None:
                     break
                 self.store.merge(base, *plan)

@@ -315,9 +315,12 @@ class Assistant:
         self.merges.after_commit()
         return True
 
-    def optimize(self, full: bool = False, max_merges: int | None = None) -> int:
-        """Run the merges the policy asks for (rag.merges); returns how many ran."""
-        return self.merges.optimize(full, max_merges)
+    def optimize(
+        self, full: bool = False, max_merges: int | None = None, *, reindex: bool = False
+    ) -> int:
+        """Run the merges the policy asks for (rag.merges; ``reindex``: and give each segment
+        the FAISS kind the threshold says); returns how many ran."""
+        return self.merges.optimize(full, max_merges, reindex=reindex)
 
     # ---- questions ---------------------------------------------------------------------
     def search(

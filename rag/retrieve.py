@@ -127,11 +127,20 @@ class Retriever:
         if query.vector is None and mode != "bm25":
             if self.overlap and mode == "hybrid":
                 pending = _question_pool().submit(self.query_vector, query.text)
-                self.lexical_scores(query.terms)  # meanwhile, kept for features()
+                self._lexical_ahead(query)  # meanwhile
                 query = query.with_vector(pending.result())
             else:
                 query = query.with_vector(self.query_vector(query.text))
         return query
+
+    def _lexical_ahead(self, query: Query) -> None:
+        """What features() reads of the lexical side, read before it asks: the BM25 scores
+        (kept), the idf of the terms (kept by the BM25 index), and the sentence runs of the
+        BM25 candidates' texts (cached by text in rag.fusion) with their SQLite pages."""
+        lex = self.lexical_scores(query.terms)
+        self.idf(query.terms)
+        rows = [i for i, _ in top_k(lex, min(fusion.RERANK_DEPTH, self.snapshot.size))]
+        fusion.sentence_runs_ahead(sc.chunk.text for sc in self.snapshot.chunks(rows))
 
     def lexical_scores(self, terms: dict[str, float]) -> np.ndarray:
         """BM25 scores of every position for ``terms`` (read only: shared by the stages)."""

@@ -24,10 +24,12 @@ AnswerMode = Literal["extractive", "llm"]
 ANSWER_MODES: tuple[str, ...] = get_args(AnswerMode)
 # Passage size and overlap in characters (rag.chunk); an index keeps the chunking it was built with.
 CHUNK_SIZE, CHUNK_OVERLAP = 900, 150
-# Above this many vectors a segment's FAISS index is approximate (HNSW) instead of exact
-# (rag.store.vectors). Exact search costs ~10 ms per query at 133k x 384 on 2 cores, so below
-# ~200k it is both exact and fast enough.
-DEFAULT_FAISS_THRESHOLD = 200_000
+# From this many vectors a segment's FAISS index is approximate (HNSW) instead of exact
+# (rag.store.vectors). The threshold is per segment, and a question searches every segment: over
+# all of VNTC (7 segments of ~16k rows) HNSW in each kept recall@10 at 0.997 against exact and
+# searched in 3.9 ms instead of 9.2 (benchmarks/README.md, "HNSW recall"). Below ~8k rows an
+# exact scan costs about what an HNSW search does, and is exact.
+DEFAULT_FAISS_THRESHOLD = 8_192
 
 
 @dataclass(frozen=True)

@@ -255,3 +255,68 @@ def test_streamed_bm25_scores_equal_the_bm25s_build(tmp_path):
 def test_empty_bm25_build():
     assert BM25Index.build(iter([])).size == 0
     assert BM25Index.build([""]).size == 1
+
+
+def _bincount_scores(parts, terms) -> np.ndarray:
+    """BM25 scores as they were summed before the per-term caches: every live posting of every
+    term, segment after segment, concatenated, then one np.bincount (float64), as float32."""
+    from rag import bm25s_adapter
+    from rag.bm25 import Postings  # noqa: F401 - the parts are Postings
+
+    n = sum(p.size for p, _ in parts)
+    lengths = [p.lengths if d is None else p.lengths[~d] for p, d in parts]
+    live = sum(len(x) for x in lengths)
+    mean = bm25s_adapter.mean_length(sum(int(x.sum()) for x in lengths), live)
+    rows, vals = [], []
+    for t, w in terms.items():
+        if w <= 0:
+            continue
+        found, offset = [], 0
+        for p, deleted in parts:
+            got = p.postings(t)
+            if got is not None:
+                docs, tfs = got
+                if deleted is not None:
+                    docs, tfs = docs[~deleted[docs]], tfs[~deleted[docs]]
+                if len(docs):
+                    found.append((offset, docs, tfs, p))
+            offset += p.size
+        if not found:
+            continue
+        idf = bm25s_adapter.lucene_idf(sum(len(d) for _, d, _, _ in found), live)
+        for offset, docs, tfs, p in found:
+            norms = bm25s_adapter.length_norms(p.lengths, mean, BM25_K1, BM25_B)
+            rows.append(docs.astype(np.int64) + offset)
+            vals.append(bm25s_adapter.term_scores(idf, tfs, norms[docs]) * np.float32(w))
+    if not rows:
+        return np.zeros(n, dtype=np.float32)
+    out = np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=n)
+    return out.astype(np.float32)
+
+
+def test_bm25_scores_over_segments_equal_one_bincount_with_the_caches_cold_warm_and_full(
+    monkeypatch,
+):
+    import rag.bm25
+    from rag.bm25 import Postings
+
+    docs = [*seed_passages(), ("", ""), ("Tiêu đề", "...")]
+    cuts = [0, len(docs) // 3, len(docs) // 2, len(docs)]
+    parts = []
+    for i, (lo, hi) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        p = Postings.build(iter(docs[lo:hi]))
+        deleted = None
+        if i == 1:  # tombstones in the middle segment
+            deleted = np.zeros(p.size, dtype=bool)
+            deleted[::3] = True
+        parts.append((p, deleted))
+    questions = seed_questions()
+    weighted = [{t: 1.0 + (len(t) * 7919 % 13) / 5 for t in query_terms(q)} for q in questions[:20]]
+    for size in (rag.bm25.SCORED_ENTRIES, 40):  # the default, then evicting all the time
+        monkeypatch.setattr(rag.bm25, "SCORED_ENTRIES", size)
+        index = BM25Index(parts)
+        for _ in range(2):  # cold, then from the caches
+            for terms in [query_terms(q) for q in questions] + weighted:
+                expected = _bincount_scores(parts, terms)
+                assert index.scores(terms).tobytes() == expected.tobytes(), terms
+        assert index._scored_entries <= size

@@ -117,3 +117,35 @@ def test_vectors_must_match_the_chunks(tmp_path):
         )
     assert not store.exists()
     assert [p.name for p in (store.root / "segments").iterdir()] == []
+
+
+def test_optimize_gives_a_segment_written_flat_its_hnsw_and_the_same_hits(tmp_path):
+    """A segment written under a higher threshold (an older index) gets the kind the store's
+    threshold gives it from `rag index optimize` (reindex), not from the background merges."""
+    from rag.merges import Merges
+    from rag.store import SnapshotHolder
+
+    root = tmp_path / "index"
+    write(Store(root, faiss_threshold=1_000), [article(i) for i in range(4)], seed=0)
+    write(Store(root, faiss_threshold=1_000), [article(9)], seed=1)
+    store = Store(root, faiss_threshold=5)
+    holder = SnapshotHolder(store)
+    merges = Merges(store, holder)
+    with holder.lease() as snap:
+        assert [s.faiss.kind for s in snap.segments] == ["flat", "flat"]
+        queries = snap.vectors()[:3]
+        before = snap.faiss.search(queries, 4)
+    assert merges.optimize() == 0
+    assert merges.optimize(reindex=True) == 1  # 8 rows >= 5: HNSW; 2 rows < 5: stays exact
+    assert merges.optimize(reindex=True) == 0
+    with holder.lease() as snap:
+        assert [s.faiss.kind for s in snap.segments] == ["hnsw", "flat"]
+        assert [e["faiss_index"] for e in snap.manifest["segments"]] == ["hnsw", "flat"]
+        assert snap.manifest["faiss_index"] == "mixed"
+        after = snap.faiss.search(queries, 4)
+        assert [sc.chunk for sc in snap.chunks(range(snap.size))] == [
+            c for i in (0, 1, 2, 3, 9) for c in article(i)[1]
+        ]
+    assert np.array_equal(before[1], after[1])
+    assert np.allclose(before[0], after[0])
+    holder.close()
