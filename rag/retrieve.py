@@ -139,8 +139,12 @@ class Retriever:
         BM25 candidates' texts (cached by text in rag.fusion) with their SQLite pages."""
         lex = self.lexical_scores(query.terms)
         self.idf(query.terms)
-        rows = [i for i, _ in top_k(lex, min(fusion.RERANK_DEPTH, self.snapshot.size))]
+        rows = self._lexical_rows(lex, fusion.RERANK_DEPTH)
         fusion.sentence_runs_ahead(sc.chunk.text for sc in self.snapshot.chunks(rows))
+
+    def _lexical_rows(self, lex: np.ndarray, k: int) -> list[int]:
+        """The lexical candidates: the rows of the best BM25 scores, RERANK_DEPTH or k."""
+        return [i for i, _ in top_k(lex, min(max(k, fusion.RERANK_DEPTH), self.snapshot.size))]
 
     def lexical_scores(self, terms: dict[str, float]) -> np.ndarray:
         """BM25 scores of every position for ``terms`` (read only: shared by the stages)."""
@@ -214,8 +218,7 @@ class Retriever:
         n = self.snapshot.size
         terms = query.terms
         lex = self.lexical_scores(terms)
-        depth = min(max(k, fusion.RERANK_DEPTH), n)
-        rows = [i for i, _ in top_k(lex, depth)]
+        rows = self._lexical_rows(lex, k)
         dense = None
         if mode == "hybrid":
             qv = (

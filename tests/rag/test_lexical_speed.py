@@ -261,7 +261,6 @@ def _bincount_scores(parts, terms) -> np.ndarray:
     """BM25 scores as they were summed before the per-term caches: every live posting of every
     term, segment after segment, concatenated, then one np.bincount (float64), as float32."""
     from rag import bm25s_adapter
-    from rag.bm25 import Postings  # noqa: F401 - the parts are Postings
 
     n = sum(p.size for p, _ in parts)
     lengths = [p.lengths if d is None else p.lengths[~d] for p, d in parts]
