@@ -6,9 +6,9 @@
 
 ``--sample N``: the real ingest path (rag.pipeline.Assistant.ingest, the embedding model
 included) over the first N articles; the JSON also extrapolates linearly to the whole split.
-``--bm25-only``: every article through the same load, clean and chunk code and the same index
-writer (rag.store) with no vectors, as ingest does when no model is available: everything but the
-embedding, at full size. Run each in its own process (peak memory is the process's).
+``--bm25-only``: every article through `Assistant.ingest` with no model, as ingest runs when
+none can be loaded: everything but the embedding, at full size (``--segment-rows``: the
+segments' size, default RAG_SEGMENT_ROWS, else 16,384). Run each in its own process (peak memory is the process's).
 """
 
 from __future__ import annotations
@@ -81,44 +81,29 @@ def run_sample(n: int, model: str, work: Path, backend: str = "torch") -> dict:
     }
 
 
-def run_bm25_only(work: Path) -> dict:
-    from rag.chunk import chunk_article
-    from rag.load import load_paths
-    from rag.store import Store
-    from rag.types import Article
+def run_bm25_only(work: Path, segment_rows: int | None = None) -> dict:
+    """`Assistant.ingest` of the whole split as it runs when no model can be loaded: the
+    articles streamed through load, clean and chunk into segments of SQLite rows and BM25
+    postings, committed once."""
+    from embeddings.encoder import EncoderChoice
+    from rag.pipeline import Assistant
+    from rag.settings import Settings
 
+    settings = Settings.load(env={}, index_dir=work / "index", segment_rows=segment_rows)
+    assistant = Assistant(settings)
+    assistant._choice = EncoderChoice(None, "none: BM25 only")  # no model, as on a bare machine
     t0 = time.perf_counter()
-    add, seen, skipped = [], set(), 0
-    for item in load_paths([VNTC]):
-        if not isinstance(item, Article) or item.id in seen:
-            skipped += 1
-            continue
-        seen.add(item.id)
-        chunks = chunk_article(item, 900, 150)
-        if chunks:
-            add.append((item, chunks))
-    t_chunk = time.perf_counter() - t0
-    store = Store(work / "index")
-    t1 = time.perf_counter()
-    with store.lock():
-        store.write_generation(
-            base=None,
-            add=add,
-            vectors=None,
-            model=None,
-            dim=None,
-            settings_info={"chunk_size": 900, "chunk_overlap": 150},
-        )
-    t_write = time.perf_counter() - t1
-    n_chunks = sum(len(c) for _, c in add)
+    report = assistant.ingest([VNTC])
+    seconds = time.perf_counter() - t0
+    segments = len(assistant.retriever().snapshot.segments)
+    assistant.close()
     return {
-        "mode": "whole split, load+clean+chunk+SQLite+BM25, no vectors",
-        "articles": len(add),
-        "skipped_or_duplicate": skipped,
-        "chunks": n_chunks,
-        "load_clean_chunk_s": round(t_chunk, 1),
-        "write_index_s": round(t_write, 1),
-        "seconds": round(t_chunk + t_write, 1),
+        "mode": "whole split through Assistant.ingest, no vectors",
+        "articles": report.added,
+        "skipped_or_duplicate": len(report.skipped) + report.unchanged,
+        "chunks": report.chunks,
+        "segments": segments,
+        "seconds": round(seconds, 1),
         "peak_rss_mb": round(peak_rss_mb()),
         "index_bytes": disk_bytes(work / "index"),
     }
@@ -130,13 +115,14 @@ def main() -> None:
     ap.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     ap.add_argument("--bm25-only", action="store_true")
     ap.add_argument("--backend", default="torch", help="RAG_EMBED_BACKEND for --sample")
+    ap.add_argument("--segment-rows", type=int, help="rows per segment for --bm25-only")
     ap.add_argument("--keep", type=Path, help="write the index here instead of a temp folder")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-")) if args.keep is None else args.keep
     work.mkdir(parents=True, exist_ok=True)
     try:
         if args.bm25_only:
-            result = run_bm25_only(work)
+            result = run_bm25_only(work, args.segment_rows)
         else:
             result = run_sample(args.sample or 200, args.model, work, args.backend)
     finally:

@@ -49,9 +49,13 @@ def perturb(text: str, copy: int, rng: random.Random) -> str:
     return _WORD.sub(swap, text)
 
 
-def passages(line: str, line_no: int) -> int:
+def passages(line: str, line_no: int, seen: set[str]) -> int:
+    """The passages `rag embed` makes of ``line``: none for a repeat of an article in ``seen``."""
     rec = parse_record(line, source="scale", line_no=line_no)
-    return len(chunk_article(rec)) if isinstance(rec, Article) else 0
+    if not isinstance(rec, Article) or rec.id in seen:
+        return 0
+    seen.add(rec.id)
+    return len(chunk_article(rec))
 
 
 def main() -> None:
@@ -64,7 +68,8 @@ def main() -> None:
     t0 = time.perf_counter()
     with gzip.open(args.source, "rt", encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh if line.strip()]
-    total = sum(passages(json.dumps(r), i) for i, r in enumerate(records, 1))
+    seen: set[str] = set()
+    total = sum(passages(json.dumps(r), i, seen) for i, r in enumerate(records, 1))
     original = total
     copies = written = 0
     with gzip.open(args.out, "wt", encoding="utf-8", compresslevel=3) as out:
@@ -85,7 +90,7 @@ def main() -> None:
                 }
                 line = json.dumps(rec, ensure_ascii=False)
                 written += 1
-                total += passages(line, written)
+                total += passages(line, written, seen)
                 out.write(line + "\n")
             copies = copy
     print(

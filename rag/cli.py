@@ -345,13 +345,18 @@ def info(index_dir, as_json) -> None:
     show_default=True,
     help="FAISS index for --build-index (auto: by size).",
 )
+@click.option(
+    "--segment-rows",
+    type=int,
+    help="Rows per index segment for --build-index (default RAG_SEGMENT_ROWS, else 16384).",
+)
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", help="Ray cluster address for --engine ray (e.g. auto).")
 @click.option("--workers", type=int, help="Ray encoder actors (default: one per GPU, or CPUs/2).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, backend, batch_size,
-          batch_tokens, shard_size, max_seq_length, resume, build_index, index_type, engine,
-          address, workers, as_json) -> None:  # fmt: skip
+          batch_tokens, shard_size, max_seq_length, resume, build_index, index_type,
+          segment_rows, engine, address, workers, as_json) -> None:  # fmt: skip
     """Embed articles into Parquet shards, restartably (JSONL, .jsonl.gz, Parquet, folders).
 
     \b
@@ -368,6 +373,7 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
         embed_backend=backend,
         batch_size=batch_size,
         batch_tokens=batch_tokens,
+        segment_rows=segment_rows,
     )
     job = EmbedJob.from_settings(
         settings,
@@ -384,7 +390,9 @@ def embed(inputs, out_dir, model, chunk_size, chunk_overlap, no_chunk, dtype, ba
                      ray_options=ray_options)  # fmt: skip
     manifest = report.manifest
     if build_index:
-        manifest["index_dir"] = str(write_index(job, faiss_kind=index_type))
+        manifest["index_dir"] = str(
+            write_index(job, faiss_kind=index_type, segment_rows=settings.segment_rows)
+        )
     if as_json:
         _echo_json(manifest)
         return

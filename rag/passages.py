@@ -24,6 +24,8 @@ def encode_passages(
     progress: bool = False,
     cache: VectorCache | None = None,
     need: int = 0,
+    known: dict[str, np.ndarray] | None = None,
+    bar=None,
 ) -> np.ndarray:
     """Length-sorted batches under the token cap (embeddings.batching.encode_sorted: on a CPU
     small batches of long passages run faster), a progress bar for large ingests.
@@ -31,12 +33,15 @@ def encode_passages(
     With a cache, passages it holds are not encoded again, and each group of CACHE_GROUP
     newly encoded passages is saved to it before the next one starts, so a failed write
     (full disk) or a kill costs at most one group on the rerun. ``need``: the bytes the
-    commit after this will write (for the message when the disk is full); ``root``: the index."""
+    commit after this will write (for the message when the disk is full); ``root``: the index.
+    ``known``: the cache's vectors, when the caller loaded them once for several calls;
+    ``bar``: a progress bar (``update(n)``) shared by several calls, instead of one of its own."""
     from embeddings.batching import batch_tokens_for, encode_sorted
 
     out = np.zeros((len(passages), encoder.dim), dtype=np.float32)
     keys = [text_sha1(p) for p in passages]
-    known = cache.load() if cache is not None else {}
+    if known is None:
+        known = cache.load() if cache is not None else {}
     todo = []
     for i, key in enumerate(keys):
         vec = known.get(key)
@@ -44,7 +49,6 @@ def encode_passages(
             out[i] = vec
         else:
             todo.append(i)
-    del known
     # Longest first across groups too, as encode_sorted orders the batches inside one.
     todo.sort(key=lambda i: -len(passages[i]))
     max_tokens = batch_tokens_for(encoder, batch_tokens)
@@ -71,6 +75,10 @@ def encode_passages(
                     raise
                 raise err from exc
 
+    if bar is not None:
+        bar.update(len(passages) - len(todo))
+        run(bar.update)
+        return out
     if not progress or len(todo) <= 8 * batch_size:
         run()
         return out

@@ -14,6 +14,7 @@ rag.retrieve, rag.answer, rag.status), and splitting the class would split that 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -23,13 +24,14 @@ from pathlib import Path
 from rag import status
 from rag.chunk import passage_for_embedding
 from rag.errors import ModelMismatchError
-from rag.ingest import index_settings, new_articles
+from rag.ingest import Tally, in_batches, index_settings, new_articles
 from rag.load import load_paths
 from rag.merges import LOCK_WAIT_SECONDS, Merges
 from rag.passages import encode_passages
 from rag.query import Query, clean_question
 from rag.settings import DEFAULT_MODEL, Settings
 from rag.store import (
+    SEGMENT_ROWS,
     Snapshot,
     SnapshotHolder,
     Store,
@@ -204,67 +206,97 @@ class Assistant:
         progress: bool,
         t0: float,
     ) -> IngestReport:
-        """Ingest onto ``base`` (leased by the caller, None for a new index); under the lock."""
+        """Ingest onto ``base`` (leased by the caller, None for a new index); under the lock.
+        The articles are read, chunked, encoded and written a batch at a time (INGEST_BATCH_ROWS
+        passages) into segments of ``segment_rows`` rows, so memory holds a batch and one
+        segment whatever the input's size; one commit at the end makes them all current."""
         chunk_size, overlap = self._chunking(base)
-        new, skipped, unchanged = new_articles(items, base, chunk_size, overlap)
-        if not new:
-            return IngestReport(0, unchanged, 0, tuple(skipped), time.perf_counter() - t0)
+        tally = Tally()
+        batches = in_batches(new_articles(items, base, chunk_size, overlap, tally))
+        first = next(batches, None)
+        if first is None:
+            return IngestReport(
+                0, tally.unchanged, 0, tuple(tally.skipped), time.perf_counter() - t0
+            )
         encoder = self.encoder
         if base is not None and base.size > 0:
             self._check_model(base)
             if base.model is None:
                 encoder = None  # keep a BM25-only index consistent: no half-embedded rows
-        vectors = None
-        cache = None
-        backend = None
+        cache = known = backend = passage_encoder = None
         if encoder is not None:
             backend = self._backend(encoder)
-            passages = [passage_for_embedding(c) for _, chunks in new for c in chunks]
+            passage_encoder = self._passage_encoder(encoder)
             cache = VectorCache(
                 self.store.root,
                 f"{encoder.model_id}|{backend}|{encoder.dim}|{encoder.spec.passage_prompt}",
             )
-            need = generation_bytes(base, new, encoder.dim)
-            vectors = encode_passages(
-                self._passage_encoder(encoder),
-                passages,
-                batch_size=self.settings.batch_size,
-                batch_tokens=self.settings.batch_tokens,
-                root=self.store.root,
-                progress=progress,
-                cache=cache,
-                need=need,
-            )
-        self.store.write_generation(
-            base=base,
-            add=new,
-            vectors=vectors,
-            model=encoder.model_id if encoder is not None else None,
-            dim=encoder.dim if encoder is not None else None,
-            settings_info=index_settings(
-                chunk_size,
-                overlap,
-                # An index keeps what was first asked for: an upload into an index built with a
-                # fallback must not record the fallback as the requested model.
-                requested_model=(
-                    base.manifest.get("settings", {}).get("requested_model") if base else None
+            known = cache.load()  # what a failed or killed run encoded already
+        added: list[str] = []
+        counts = {"chunks": 0, "text": 0}
+        bar = None
+        if progress and encoder is not None:
+            from tqdm import tqdm
+
+            bar = tqdm(unit="passage", desc="embedding")
+
+        def encoded():
+            for batch in itertools.chain([first], batches):
+                added.extend(a.id for a, _ in batch)
+                counts["chunks"] += sum(len(cs) for _, cs in batch)
+                counts["text"] += sum(
+                    len(a.text.encode()) + sum(len(c.text.encode()) for c in cs) for a, cs in batch
                 )
-                or self.choice.requested,
-                embed_backend=backend,
-                query_prompt=encoder.spec.query_prompt if encoder else None,
-                passage_prompt=encoder.spec.passage_prompt if encoder else None,
-            ),
-        )
+                vectors = None
+                if encoder is not None:
+                    vectors = encode_passages(
+                        passage_encoder,
+                        [passage_for_embedding(c) for _, chunks in batch for c in chunks],
+                        batch_size=self.settings.batch_size,
+                        batch_tokens=self.settings.batch_tokens,
+                        root=self.store.root,
+                        cache=cache,
+                        need=generation_bytes(base, batch, encoder.dim),
+                        known=known,
+                        bar=bar,
+                    )
+                yield batch, vectors
+
+        try:
+            self.store.write_batches(
+                base=base,
+                batches=encoded(),
+                rows=None,
+                text_bytes=lambda: counts["text"],
+                model=encoder.model_id if encoder is not None else None,
+                dim=encoder.dim if encoder is not None else None,
+                settings_info=index_settings(
+                    chunk_size,
+                    overlap,
+                    # An index keeps what was first asked for: an upload into an index built
+                    # with a fallback must not record the fallback as the requested model.
+                    requested_model=(
+                        base.manifest.get("settings", {}).get("requested_model") if base else None
+                    )
+                    or self.choice.requested,
+                    embed_backend=backend,
+                    query_prompt=encoder.spec.query_prompt if encoder else None,
+                    passage_prompt=encoder.spec.passage_prompt if encoder else None,
+                ),
+                segment_rows=self.settings.segment_rows or SEGMENT_ROWS,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         if cache is not None:
             cache.clear()  # committed: the vectors live in the new generation now
-        n_chunks = sum(len(c) for _, c in new)
         return IngestReport(
-            added=len(new),
-            unchanged=unchanged,
-            chunks=n_chunks,
-            skipped=tuple(skipped),
+            added=len(added),
+            unchanged=tally.unchanged,
+            chunks=counts["chunks"],
+            skipped=tuple(tally.skipped),
             seconds=time.perf_counter() - t0,
-            added_ids=tuple(a.id for a, _ in new),
+            added_ids=tuple(added),
         )
 
     def _chunking(self, base: Snapshot | None) -> tuple[int, int]:

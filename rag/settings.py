@@ -84,6 +84,10 @@ class Settings:
     # Vectors from which an index writer makes HNSW instead of exact search (RAG_FAISS_THRESHOLD);
     # recorded in the manifest.
     faiss_threshold: int = DEFAULT_FAISS_THRESHOLD
+    # Rows of a segment written by `rag ingest` and `rag embed --build-index` (RAG_SEGMENT_ROWS;
+    # None: rag.store.SEGMENT_ROWS, 16,384): a writer's memory holds one segment's vectors and
+    # postings; fewer, larger segments make a question's search over them cheaper.
+    segment_rows: int | None = None
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -137,6 +141,8 @@ class Settings:
             )
         if self.dense_weight is not None and not 0.0 <= self.dense_weight <= 1.0:
             raise InputError(f"dense weight must be between 0 and 1, got {self.dense_weight}")
+        if self.segment_rows is not None and self.segment_rows < 1:
+            raise InputError(f"segment rows must be at least 1, got {self.segment_rows}")
         if self.auth is not None and ":" not in self.auth:
             raise InputError("RAG_AUTH must look like user:password")
 

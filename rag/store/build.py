@@ -42,7 +42,9 @@ class NewSegment:
     each batch's rows go to SQLite and its vectors to FAISS as they come, and the BM25
     postings are built from SQLite at ``finish``, so what memory holds is one batch, the
     segment's vectors and its postings, never the texts of the whole segment. ``kind``: the
-    FAISS index's, chosen for ``expected_rows`` when it is "auto"."""
+    FAISS index's, chosen for ``expected_rows`` when it is "auto"; with ``expected_rows`` None
+    (a stream of unknown length) the vectors are held until ``finish`` and the kind is chosen
+    for the segment's own rows, as a merge chooses it."""
 
     def __init__(
         self,
@@ -52,15 +54,20 @@ class NewSegment:
         with_vectors: bool,
         kind: str,
         threshold: int,
-        expected_rows: int,
+        expected_rows: int | None,
     ) -> None:
         self.directory = directory
         self.dim = dim
-        self.vectors = (
-            FaissVectors.build(int(dim), kind=choose_kind(expected_rows, kind, threshold))
-            if with_vectors
-            else None
-        )
+        self._kind = kind
+        self._threshold = threshold
+        self._held: list[np.ndarray] | None = None
+        self.vectors = None
+        if with_vectors and expected_rows is None:
+            self._held = []
+        elif with_vectors:
+            self.vectors = FaissVectors.build(
+                int(dim), kind=choose_kind(expected_rows, kind, threshold)
+            )
         self._rows = RowWriter(directory)
         self._open = True
 
@@ -73,11 +80,14 @@ class NewSegment:
     ) -> None:
         """``vectors``: one per chunk of ``add``, in order (None for a BM25-only index)."""
         count = sum(len(cs) for _, cs in add)
-        if self.vectors is not None:
+        if self.vectors is not None or self._held is not None:
             new = np.zeros((0, self.dim), dtype=np.float32) if vectors is None else vectors
             if new.shape != (count, self.dim):
                 raise ValueError(f"expected {count} vectors of dim {self.dim}, got {new.shape}")
-            self.vectors.append(new)
+            if self._held is not None:
+                self._held.append(np.asarray(new, dtype=np.float32))
+            else:
+                self.vectors.append(new)
         self._rows.append(add)
 
     def finish(self) -> dict:
@@ -85,6 +95,12 @@ class NewSegment:
         self._open = False
         count, n_articles = self._rows.close()
         written = None
+        if self._held is not None:
+            held = np.vstack(self._held) if self._held else np.zeros((0, self.dim), np.float32)
+            self._held = None
+            self.vectors = FaissVectors.build(
+                int(self.dim), held, kind=self._kind, threshold=self._threshold
+            )
         if self.vectors is not None:
             self.vectors.save(self.directory / VECTORS)
             written = self.vectors.kind
@@ -98,6 +114,7 @@ class NewSegment:
             self._open = False
             self._rows.close()
         self.vectors = None
+        self._held = None
 
 
 def write_new_segment(

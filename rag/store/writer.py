@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -235,8 +235,8 @@ class Store:
         *,
         base: Snapshot | None,
         batches: Iterable[tuple[Sequence[tuple[Article, Sequence[Chunk]]], np.ndarray | None]],
-        rows: int,
-        text_bytes: int,
+        rows: int | None,
+        text_bytes: int | Callable[[], int],
         model: str | None,
         dim: int | None,
         settings_info: dict[str, Any],
@@ -254,14 +254,16 @@ class Store:
         Searches answer as from one segment of the same rows (BM25 takes the collection's
         statistics; exact vectors score the same). The FAISS kind is chosen for ``rows``, the
         rows expected in all (HNSW segments above the threshold, as one segment of them all
-        would be). ``text_bytes``: about the UTF-8 bytes of the articles and passages, for
-        what a full disk asks to free. Nothing is current until every segment is written: a
+        would be); ``rows`` None (a stream of unknown length, `rag ingest`): for each
+        segment's own rows. ``text_bytes``: about the UTF-8 bytes of the articles and passages
+        (or a function giving it when a write fails), for what a full disk asks to free. Nothing is current until every segment is written: a
         failure keeps the old generation and removes the new segments (after a kill, the next
         writer sweeps them)."""
         self._sweep()
         entries = self._base_entries(base, model)
+        old = len(entries)
         threshold = self._threshold(model)
-        kind = choose_kind(rows, faiss_kind, threshold)
+        kind = choose_kind(rows, faiss_kind, threshold) if rows is not None else faiss_kind
         pending = iter(batches)
         head = [next(pending, None)]  # the first batch of the next segment
 
@@ -297,7 +299,9 @@ class Store:
             # The segments written so far are listed by no generation: remove them now.
             self._sweep_segments()
             if isinstance(exc, OSError | sqlite3.Error):
-                need = write_bytes(base, text_bytes, rows * 4 * int(dim or 0))
+                text = text_bytes() if callable(text_bytes) else text_bytes
+                count = rows if rows is not None else sum(int(e["rows"]) for e in entries[old:])
+                need = write_bytes(base, text, count * 4 * int(dim or 0))
                 err = storage_error(exc, "writing the index", self.root, need)
                 if err is not None:
                     raise err from exc

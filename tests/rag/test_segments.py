@@ -140,3 +140,39 @@ def test_ingest_writes_only_the_new_segment(tmp_path, tiny_model_dir, seeds_dir)
     assert before == {p: p.stat().st_mtime_ns for p in first.gen_dir.rglob("*") if p.is_file()}
     assert snap.segments[0] is first
     assert snap.segments[1].size == snap.size - first.size
+
+
+@pytest.mark.skipif(not VNTC.exists(), reason="VNTC not available")
+def test_one_large_ingest_streams_into_segments_and_scores_as_one(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    """An ingest larger than a segment is read, encoded and written a batch at a time into
+    several segments, committed once: it answers as the same articles in one segment."""
+    import rag.ingest
+
+    articles = _vntc(120)
+    one = _assistant(tmp_path / "single", tiny_model_dir)
+    whole = one.ingest_articles(articles)
+    assert len(one.retriever().snapshot.segments) == 1
+    rows = one.retriever().snapshot.size
+    monkeypatch.setattr(rag.ingest, "INGEST_BATCH_ROWS", 16)
+    settings = Settings.load(
+        env={}, index_dir=tmp_path / "streamed", embed_model=str(tiny_model_dir), segment_rows=64
+    )
+    seg = Assistant(settings)
+    generations = []
+    real_commit = seg.store._commit
+    monkeypatch.setattr(
+        seg.store, "_commit", lambda *a, **k: generations.append(real_commit(*a, **k))
+    )
+    report = seg.ingest_articles(iter(articles))  # a stream: read once, never held whole
+    assert len(generations) == 1  # every segment made current by one commit
+    assert (report.added, report.chunks, len(report.skipped)) == (
+        whole.added,
+        rows,
+        len(whole.skipped),
+    )
+    snap = seg.retriever().snapshot
+    assert len(snap.segments) >= 3 and snap.size == rows
+    assert all(s.size <= 64 + 40 for s in snap.segments)  # cut at batch (article) boundaries
+    assert_same_answers(seg, one, QUESTIONS + [a.title for a in articles[::30]])

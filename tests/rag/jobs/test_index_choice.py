@@ -91,9 +91,13 @@ def test_build_index_records_the_choice_and_searches_like_exact(
         assert approx.manifest["faiss_params"]["efSearch"] == approx.faiss.hnsw.efSearch
         assert exact.manifest["faiss_index"] == "flat"
         q = exact.vectors()[:20]
-        _, a = approx.faiss.search(q, 10)
-        _, b = exact.faiss.search(q, 10)
-        assert np.mean([len(set(x) & set(y)) / 10 for x, y in zip(a, b, strict=True)]) >= 0.98
+        got, _ = approx.faiss.search(q, 10)
+        truth, _ = exact.faiss.search(q, 10)
+        # Recall by score: the corpus repeats passages, so the exact top 10 cuts through ties
+        # and ids alone would count an equal-scoring twin as a miss (0.97 by ids on an AVX2
+        # CPU, where every HNSW result scores at least the exact 10th).
+        hits = [(g >= t[-1] - 1e-5).mean() for g, t in zip(got, truth, strict=True)]
+        assert np.mean(hits) >= 0.98
     finally:
         approx.close()
         exact.close()

@@ -346,6 +346,25 @@ def test_cli_embed_reports_and_builds_an_index(tmp_path, corpus_jsonl, tiny_mode
     ask = CliRunner().invoke(cli, ["ask", "--index", str(out / "index"), "--json", "hiệp ước"])
     assert ask.exit_code == 0, ask.output
     assert json.loads(ask.stdout)["citations"]
+    # --segment-rows: an index cut into smaller segments (at shard boundaries).
+    again = CliRunner().invoke(
+        cli,
+        ["embed", str(corpus_jsonl), "--out", str(tmp_path / "small"), "--model",
+         str(tiny_model_dir), "--chunk-size", "300", "--chunk-overlap", "50", "--shard-size", "8",
+         "--build-index", "--segment-rows", "20", "--json"],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    from rag.store import Store
+
+    snap = Store(tmp_path / "small" / "index").open()
+    try:
+        assert len(snap.segments) >= 3 and all(s.size <= 40 for s in snap.segments)
+    finally:
+        snap.close()
+    bad = CliRunner().invoke(
+        cli, ["embed", str(corpus_jsonl), "--out", str(out), "--segment-rows", "0"]
+    )
+    assert bad.exit_code != 0 and "segment rows must be at least 1" in str(bad.exception)
 
 
 def test_cli_embed_names_a_bad_model_in_one_line(tmp_path, corpus_jsonl):
