@@ -238,7 +238,7 @@ class Assistant:
         if progress and encoder is not None:
             from tqdm import tqdm
 
-            bar = tqdm(unit="passage", desc="embedding")
+            bar = tqdm(unit=" passages", desc="embedding", delay=2)  # large ingests only
 
         def encoded():
             for batch in itertools.chain([first], batches):
