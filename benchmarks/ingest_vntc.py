@@ -8,7 +8,8 @@
 included) over the first N articles; the JSON also extrapolates linearly to the whole split.
 ``--bm25-only``: every article through `Assistant.ingest` with no model, as ingest runs when
 none can be loaded: everything but the embedding, at full size (``--segment-rows``: the
-segments' size, default RAG_SEGMENT_ROWS, else 16,384). Run each in its own process (peak memory is the process's).
+segments' size, default RAG_SEGMENT_ROWS, else 16,384). Run each in its own process (peak
+memory is the process's).
 """
 
 from __future__ import annotations

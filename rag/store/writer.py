@@ -256,9 +256,9 @@ class Store:
         rows expected in all (HNSW segments above the threshold, as one segment of them all
         would be); ``rows`` None (a stream of unknown length, `rag ingest`): for each
         segment's own rows. ``text_bytes``: about the UTF-8 bytes of the articles and passages
-        (or a function giving it when a write fails), for what a full disk asks to free. Nothing is current until every segment is written: a
-        failure keeps the old generation and removes the new segments (after a kill, the next
-        writer sweeps them)."""
+        (or a function giving it when a write fails), for what a full disk asks to free.
+        Nothing is current until every segment is written: a failure keeps the old generation
+        and removes the new segments (after a kill, the next writer sweeps them)."""
         self._sweep()
         entries = self._base_entries(base, model)
         old = len(entries)

@@ -162,9 +162,12 @@ def test_one_large_ingest_streams_into_segments_and_scores_as_one(
     seg = Assistant(settings)
     generations = []
     real_commit = seg.store._commit
-    monkeypatch.setattr(
-        seg.store, "_commit", lambda *a, **k: generations.append(real_commit(*a, **k))
-    )
+
+    def commit(*args, **kwargs):
+        generations.append(real_commit(*args, **kwargs))
+        return generations[-1]
+
+    monkeypatch.setattr(seg.store, "_commit", commit)
     report = seg.ingest_articles(iter(articles))  # a stream: read once, never held whole
     assert len(generations) == 1  # every segment made current by one commit
     assert (report.added, report.chunks, len(report.skipped)) == (
