@@ -162,39 +162,6 @@ class Postings:
             np.frombuffer(lengths, dtype=np.int64),
         )
 
-    @classmethod
-    def merge(cls, parts: Sequence[tuple[Postings, np.ndarray | None]]) -> Postings:
-        """One segment's postings from several, in order, keeping the passages where the mask
-        is True (None: all): what a merge of segments writes, without tokenizing again."""
-        vocab = _Vocabulary()
-        ids, tfs, nnz, lengths = [], [], [], []
-        for p, keep in parts:
-            n = p.size
-            keep = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-            new_doc = np.cumsum(keep) - 1
-            col_of = np.array([vocab[t] for t in p.vocabulary()], dtype=np.int64)
-            cols = np.repeat(col_of, np.diff(p.indptr))
-            live = keep[p.docs]
-            docs = new_doc[p.docs[live]]
-            cols, tf = cols[live], p.tfs[live]
-            # Back to passage order (the source is column-major).
-            order = np.lexsort((cols, docs))
-            ids.append(cols[order])
-            tfs.append(tf[order])
-            nnz.append(np.bincount(docs, minlength=int(keep.sum())))
-            lengths.append(p.lengths[keep])
-
-        def cat(xs, t):
-            return np.concatenate(xs).astype(t) if xs else np.zeros(0, t)
-
-        return cls.from_counts(
-            list(vocab),
-            cat(ids, np.int64),
-            cat(tfs, np.int32),
-            cat(nnz, np.int64),
-            cat(lengths, np.int64),
-        )
-
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         for name in _PARTS:

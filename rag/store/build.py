@@ -13,18 +13,11 @@ import numpy as np
 
 from rag.bm25 import Postings
 from rag.store.layout import POSTINGS, ROWS, VECTORS
+from rag.store.postings_merge import merge_postings
 from rag.store.rows import CHUNK_TEXTS, RowWriter, merge_rows
 from rag.store.segment import Segment
 from rag.store.vectors import FaissVectors, choose_kind
 from rag.types import Article, Chunk
-
-
-def write_vectors(directory: Path, vectors: np.ndarray, dim: int, kind: str, threshold: int) -> str:
-    """A segment's vector index of ``vectors`` (exact while small, HNSW from ``threshold`` on,
-    unless ``kind`` says which); returns the kind written."""
-    index = FaissVectors.build(dim, vectors, kind=kind, threshold=threshold)
-    index.save(directory / VECTORS)
-    return index.kind
 
 
 def write_postings(directory: Path) -> None:
@@ -156,13 +149,17 @@ def write_merged_segment(
     count, n_articles = merge_rows(directory, parts)
     written = None
     if dim is not None:
-        vecs = [seg.faiss.vectors(mask) for seg, _, mask in parts]
-        allv = np.vstack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32)
-        written = write_vectors(directory, allv, dim, "auto", threshold)
-    postings = Postings.merge(
-        [(seg.bm25, None if mask is None else ~mask) for seg, _, mask in parts]
+        # Part after part into one index: memory holds the merged index, not a second copy.
+        live = sum(seg.size - (0 if mask is None else int(mask.sum())) for seg, _, mask in parts)
+        index = FaissVectors.build(dim, kind=choose_kind(live, "auto", threshold))
+        for seg, _, mask in parts:
+            index.append(seg.faiss.vectors(mask))
+        index.save(directory / VECTORS)
+        written = index.kind
+    size = merge_postings(
+        directory / POSTINGS,
+        [(seg.bm25, None if mask is None else ~mask) for seg, _, mask in parts],
     )
-    postings.save(directory / POSTINGS)
-    if postings.size != count:
-        raise ValueError(f"merged {postings.size} BM25 documents for {count} rows")
+    if size != count:
+        raise ValueError(f"merged {size} BM25 documents for {count} rows")
     return {"rows": count, "articles": n_articles, "faiss_index": written}
