@@ -29,6 +29,11 @@ through ``--as-model`` when given) in one process, alternating blocks of ``--blo
 questions (``--overlap`` rounds, 6 by default; the order flips every round, the question
 caches emptied before each block): p50/p95 of each, and how many questions' top-k passages are
 the same over both.
+
+The index files are first read into the page cache by ``Assistant.warm`` (what `rag serve`
+does in the background when it starts), so that the figures are a running server's; ``--cold``
+skips it: each question then also waits for the pages it touches first to be read from disk
+(or the page cache, wherever earlier runs left them).
 """
 
 from __future__ import annotations
@@ -235,6 +240,13 @@ def compare_indexes(a, b, qs: list[str], k: int, rounds: int, block: int) -> dic
     return out
 
 
+def warm(assistant) -> dict:
+    """Read the index files into the page cache as `rag serve` does, and say how long it took."""
+    t0 = time.perf_counter()
+    done = assistant.warm(wait=True)
+    return {"mib": round(done / 2**20), "seconds": round(time.perf_counter() - t0, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("index_dir", type=Path)
@@ -248,6 +260,7 @@ def main() -> None:
     ap.add_argument("--overlap", type=int, default=0, metavar="ROUNDS")
     ap.add_argument("--block", type=int, default=50)
     ap.add_argument("--against", type=Path, metavar="INDEX_B", help="hybrid A/B against it")
+    ap.add_argument("--cold", action="store_true", help="do not read the index files first")
     args = ap.parse_args()
     if args.threads:
         import faiss
@@ -280,11 +293,15 @@ def main() -> None:
         "threads": args.threads,
         "load_before": round(os.getloadavg()[0], 2),
     }
+    if not args.cold:
+        result["warm"] = warm(assistant)
     modes = [m for m in args.modes.split(",") if m]
     if args.against is not None:
         tmp_b = tempfile.TemporaryDirectory(prefix="query_latency_") if args.as_model else None
         index_b = view_as(args.against, args.as_model, Path(tmp_b.name)) if tmp_b else args.against
         other = Assistant(Settings.load(env={}, index_dir=index_b), queries_only=args.queries_only)
+        if not args.cold:
+            result["warm_b"] = warm(other)
         result["against"] = {
             "index_b": str(args.against),
             "faiss_index_b": other.info().get("faiss_index"),

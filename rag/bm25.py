@@ -341,8 +341,10 @@ def top_k(scores: np.ndarray, k: int, min_score: float = 0.0) -> list[tuple[int,
     if scores.size == 0 or k <= 0:
         return []
     k = min(k, scores.size)
-    idx = np.argpartition(-scores, k - 1)[:k]
-    idx = idx[np.lexsort((idx, -scores[idx]))]
+    kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+    # Every score tied with the k-th, so that ties are cut by index (argpartition picks any).
+    idx = np.flatnonzero(scores >= kth)
+    idx = idx[np.lexsort((idx, -scores[idx]))][:k]
     return [(int(i), float(scores[i])) for i in idx if scores[i] > min_score]
 
 

@@ -208,6 +208,7 @@ def serve(index_dir, seeds_dir, host, port) -> None:
             err=True,
         )
     assistant.background_merges = True  # merge new segments after each commit, in a thread
+    assistant.warm()  # the segments' files into the page cache, in a thread
     from ui.app import serve as serve_app
 
     serve_app(settings, assistant=assistant)

@@ -60,6 +60,7 @@ class Assistant:
         self._similarity = None  # rag.similarity.SentenceSimilarity over the query encoder
         self._lock = threading.RLock()
         self.merges = Merges(self.store, self._snapshots)
+        self._closing = threading.Event()  # stops warm()
 
     @classmethod
     def open(cls, settings: Settings) -> Assistant:
@@ -354,6 +355,33 @@ class Assistant:
         the FAISS kind the threshold says); returns how many ran."""
         return self.merges.optimize(full, max_merges, reindex=reindex)
 
+    def warm(self, wait: bool = False) -> int | None:
+        """Read the index's segment files into the page cache (rag.store.warm): in a
+        background thread (`rag serve`, returns None), or here with ``wait`` (the bytes read).
+        Questions are answered meanwhile; they only find more pages in memory as it goes."""
+        from rag.store.warm import WARM_SHARE, available_memory, segment_files, warm
+
+        with self._snapshots.lease(required=False) as snap:
+            dirs = [] if snap is None else [seg.gen_dir for seg in snap.segments]
+        files = segment_files(dirs)
+        budget = int(available_memory() * WARM_SHARE)
+
+        def run() -> int:
+            t0 = time.perf_counter()
+            done = warm(files, budget, self._closing)
+            log.info(
+                "read %.0f MiB of %s into the page cache in %.1f s",
+                done / 2**20,
+                self.store.root,
+                time.perf_counter() - t0,
+            )
+            return done
+
+        if wait:
+            return run()
+        threading.Thread(target=run, name="rag-warm", daemon=True).start()
+        return None
+
     # ---- questions ---------------------------------------------------------------------
     def search(
         self,
@@ -567,6 +595,7 @@ class Assistant:
             return snap.article(article_id) if snap is not None else None
 
     def close(self) -> None:
+        self._closing.set()
         with self._lock:
             self._retriever = None
         self._snapshots.close()

@@ -114,3 +114,11 @@ def test_weighted_terms_equal_the_reference_matrix(indexes):
     for question in QUESTIONS:
         terms = query_terms(question)
         assert np.array_equal(ours.scores(terms), theirs.weighted_scores(terms)), question
+
+
+def test_top_k_cuts_ties_by_position_at_the_kth_place_too():
+    scores = np.array([0.5, 2.0, 1.0, 1.0, 0.0, 1.0, 1.0, 2.0] * 50, dtype=np.float32)
+    assert top_k(scores, 4) == [(1, 2.0), (7, 2.0), (9, 2.0), (15, 2.0)]
+    got = top_k(scores, 103)
+    assert [i for i, _ in got][100:] == [2, 3, 5]
+    assert all(s > 0 for _, s in top_k(scores, 400)) and len(top_k(scores, 400)) == 350
