@@ -165,8 +165,13 @@ class Postings:
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         for name in _PARTS:
-            with open(directory / f"{name}.npy", "wb") as fh:
-                np.save(fh, getattr(self, name), allow_pickle=False)
+            self.save_part(directory, name, getattr(self, name))
+
+    @staticmethod
+    def save_part(directory: Path, name: str, values: np.ndarray) -> None:
+        """One of the arrays (``name`` of _PARTS) as ``directory``/name.npy, no pickles."""
+        with open(directory / f"{name}.npy", "wb") as fh:
+            np.save(fh, values, allow_pickle=False)
 
     @classmethod
     def load(cls, directory: Path) -> Postings:

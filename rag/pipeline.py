@@ -363,12 +363,11 @@ class Assistant:
 
         with self._snapshots.lease(required=False) as snap:
             dirs = [] if snap is None else [seg.gen_dir for seg in snap.segments]
-        files = segment_files(dirs)
-        budget = int(available_memory() * WARM_SHARE)
 
         def run() -> int:
             t0 = time.perf_counter()
-            done = warm(files, budget, self._closing)
+            budget = int(available_memory() * WARM_SHARE)
+            done = warm(segment_files(dirs), budget, self._closing)
             log.info(
                 "read %.0f MiB of %s into the page cache in %.1f s",
                 done / 2**20,

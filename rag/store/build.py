@@ -149,9 +149,9 @@ def write_merged_segment(
     count, n_articles = merge_rows(directory, parts)
     written = None
     if dim is not None:
-        # Part after part into one index: memory holds the merged index, not a second copy.
-        live = sum(seg.size - (0 if mask is None else int(mask.sum())) for seg, _, mask in parts)
-        index = FaissVectors.build(dim, kind=choose_kind(live, "auto", threshold))
+        # Part after part into one index (of the ``count`` live rows copied): memory holds the
+        # merged index, not a second copy of its vectors.
+        index = FaissVectors.build(dim, kind=choose_kind(count, "auto", threshold))
         for seg, _, mask in parts:
             index.append(seg.faiss.vectors(mask))
         index.save(directory / VECTORS)

@@ -49,11 +49,6 @@ class _NpyWriter:
         self._fh.close()
 
 
-def _save(directory: Path, name: str, values: np.ndarray) -> None:
-    with open(directory / f"{name}.npy", "wb") as fh:
-        np.save(fh, values, allow_pickle=False)
-
-
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The concatenation of arange(s, s + n) for each (s, n)."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -183,11 +178,12 @@ def merge_postings(directory: Path, parts: Sequence[tuple[Postings, np.ndarray |
     counts = counts[counts > 0]
     indptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    _save(directory, "keys", vocab.keys)
-    _save(directory, "terms", vocab.terms)
-    _save(directory, "term_offsets", vocab.term_offsets)
-    _save(directory, "indptr", indptr)
-    _save(
+    save = Postings.save_part
+    save(directory, "keys", vocab.keys)
+    save(directory, "terms", vocab.terms)
+    save(directory, "term_offsets", vocab.term_offsets)
+    save(directory, "indptr", indptr)
+    save(
         directory,
         "lengths",
         np.concatenate([p.lengths[k] for p, k in zip(postings, keeps, strict=True)])
