@@ -152,7 +152,14 @@ class Assistant:
             if snap.model is not None:
                 self._check_model(snap)
                 encoder = self.encoder
-            retriever = Retriever(snap, encoder, self.settings.dense_weight)
+            similarity = self._sentence_similarity(encoder) if encoder is not None else None
+            retriever = Retriever(
+                snap,
+                encoder,
+                self.settings.dense_weight,
+                similarity,
+                rescore=self.settings.sentence_rescore,
+            )
             # A reader still on a superseded snapshot gets a retriever of its own, uncached, so
             # the cache never pins an old generation in memory.
             if snap is self._snapshots.peek():
@@ -523,14 +530,18 @@ class Assistant:
 
         if model is None or retriever.encoder is None or meaning_for(model) is None:
             return None
-        with self._lock:
-            sim = self._similarity
-            if sim is None or sim.encoder is not retriever.encoder:
-                from rag.similarity import SentenceSimilarity
-
-                sim = self._similarity = SentenceSimilarity(retriever.encoder)
         vector = query.vector if query.vector is not None else retriever.query_vector(query.text)
-        return sim.for_question(query.text, vector)
+        return retriever.similarity.for_question(query.text, vector)
+
+    def _sentence_similarity(self, encoder):
+        """The sentence vectors of ``encoder``, cached across snapshots: retrieval's second
+        stage and the answers read the same ones."""
+        from rag.similarity import SentenceSimilarity
+
+        sim = self._similarity
+        if sim is None or sim.encoder is not encoder:
+            sim = self._similarity = SentenceSimilarity(encoder)
+        return sim
 
     def _llm_answer(self, query, hits, extractive: Answer, used: str, model):
         """The endpoint's checked answer, or the extractive one with the reason why not."""

@@ -3,7 +3,8 @@
 Both modes that use BM25 rescore their top candidates with rag.fusion: the BM25 score, how well
 the best sentence of the passage covers the question and, in hybrid mode, the dense similarity,
 weighted by weights fitted per embedding model (the index's) on a tuning split (see rag.fusion
-for why this and not reciprocal-rank fusion). Optional stages follow: a cross-encoder
+for why this and not reciprocal-rank fusion); in hybrid mode the best of them are then rescored
+with their best sentence's cosine to the question. Optional stages follow: a cross-encoder
 (rag.rerank) and the collapse of near-duplicate passages (rag.dedup).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,9 @@ import numpy as np
 from rag import fusion
 from rag.bm25 import BM25Index, idf_weights, top_k
 from rag.query import Query, as_query
+from rag.sentences import split_sentences
 from rag.settings import RETRIEVER_MODES
+from rag.similarity import SentenceSimilarity
 from rag.store import Snapshot
 from rag.types import Hit
 
@@ -86,9 +90,23 @@ def _question_pool():
 
 
 class Retriever:
-    def __init__(self, snapshot: Snapshot, encoder=None, dense_weight: float | None = None):
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        encoder=None,
+        dense_weight: float | None = None,
+        similarity: SentenceSimilarity | None = None,
+        *,
+        rescore: bool = True,
+    ):
+        """``similarity``: the sentence vectors' cache of ``encoder`` (rag.similarity), shared
+        with the answers and across snapshots by the caller; one of its own if not given.
+        ``rescore``: hybrid mode's second stage (rag.fusion.rescored) where the model has a
+        weight for it."""
         self.snapshot = snapshot
         self.encoder = encoder if snapshot.faiss is not None else None
+        self._similarity = similarity
+        self.rescore = rescore
         self.dense_weight = dense_weight_for(self.encoder, dense_weight)
         self.bm25 = lexical_index(snapshot)
         # The last questions' vectors: retrieval and answer composition read the same one.
@@ -199,20 +217,52 @@ class Retriever:
             weights = weights.copy()
             weights[2] = self.dense_weight / max(1e-6, 1 - self.dense_weight) * weights[0]
         fused = fusion.fuse(feats[:, :3], weights)
+        best_cosine: dict[int, float] = {}
+        if mode == "hybrid" and self.rescore and weights[3] > 0:
+
+            def cosines(idx: np.ndarray) -> np.ndarray:
+                sims = self.sentence_cosines(query, [rows[i] for i in idx])
+                best_cosine.update(zip(idx.tolist(), sims.tolist(), strict=True))
+                return sims
+
+            fused = fusion.rescored(fused, rows, cosines, float(weights[3]))
         order = np.lexsort((np.asarray(rows), -fused))[:k]
         out = []
         for j in order:
             scores = {"bm25": float(feats[j, 3]), "sentence": float(feats[j, 1])}
             if mode == "hybrid":
                 scores["dense"] = float(feats[j, 2])
+            if j in best_cosine:
+                scores["sentence_cosine"] = best_cosine[j]
             out.append(Candidate(rows[j], float(fused[j]), scores))
+        return out
+
+    @property
+    def similarity(self) -> SentenceSimilarity:
+        if self._similarity is None:
+            self._similarity = SentenceSimilarity(self.encoder)
+        return self._similarity
+
+    def sentence_cosines(self, query: str | Query, rows: Sequence[int]) -> np.ndarray:
+        """For each passage of ``rows``, the best cosine of the question with one of its
+        sentences (the second stage of rag.fusion)."""
+        query = as_query(query)
+        texts = [sc.chunk.text for sc in self.snapshot.chunks(rows)]
+        sentences = [[t[s:e] for s, e in split_sentences(t)] or [t] for t in texts]
+        flat = [x for group in sentences for x in group]
+        sims = self.similarity.for_question(query.text, self._vector(query))(flat)
+        out = np.zeros(len(rows), dtype=np.float32)
+        at = 0
+        for i, group in enumerate(sentences):
+            out[i] = sims[at : at + len(group)].max()
+            at += len(group)
         return out
 
     def features(
         self, query: str | Query, k: int, mode: str, query_vector: np.ndarray | None = None
     ) -> tuple[list[int], np.ndarray]:
-        """Candidate rows and their features: columns rag.fusion.FEATURES, then the raw BM25
-        score. ``query_vector``: the query already encoded (benchmarks encode a whole split in
+        """Candidate rows and their first-stage features: rag.fusion.FEATURES but the last
+        (``sentence_cosines`` gives it), then the raw BM25 score. ``query_vector``: the query already encoded (benchmarks encode a whole split in
         one batch, which is much faster than one query at a time)."""
         query = as_query(query)
         n = self.snapshot.size
@@ -236,7 +286,8 @@ class Retriever:
         texts = [sc.chunk.text for sc in self.snapshot.chunks(rows)]
         lex_rows = lex[rows].astype(np.float32)
         best = float(lex_rows.max())
-        feats = np.zeros((len(rows), len(fusion.FEATURES) + 1), dtype=np.float32)
+        # The first stage's features (rag.fusion.FEATURES but the last), then the raw BM25.
+        feats = np.zeros((len(rows), 4), dtype=np.float32)
         feats[:, 0] = lex_rows / best if best > 0 else 0.0
         feats[:, 1] = fusion.best_sentence_coverage(
             fusion.coverage_terms(terms, self.idf(terms)), texts

@@ -26,6 +26,7 @@ _REPORTED_SETTINGS = (
     "chunk_size",
     "chunk_overlap",
     "dense_weight",
+    "sentence_rescore",
     "rerank",
     "reranker_model",
     "llm_model",
