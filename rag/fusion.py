@@ -66,8 +66,8 @@ WEIGHTS: dict[str, dict[tuple[str, str], tuple[float, float, float, float]]] = {
     "intfloat/multilingual-e5-small": {
         ("bm25", "vi"): (1.0, 0.35, 0.0, 0.0),
         ("bm25", "en"): (1.0, 3.0, 0.0, 0.0),
-        ("hybrid", "vi"): (1.0, 0.75, 16.0, 8.0),
-        ("hybrid", "en"): (1.0, 1.5, 100.0, 100.0),
+        ("hybrid", "vi"): (1.0, 0.75, 12.0, 8.0),
+        ("hybrid", "en"): (1.0, 1.4, 100.0, 100.0),
     },
 }
 

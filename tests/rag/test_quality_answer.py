@@ -288,3 +288,39 @@ def test_a_sentence_cut_at_a_passage_edge_is_read_whole():
     both = compose(q, hits, idf, mode="bm25", model=None, article_text={"g": GIFTS}.get)
     assert both.text.count("Aurus") == 1 and [c.n for c in both.citations] == [1]
     assert (both.citations[0].start, both.citations[0].end) == (0, first - 1)
+
+
+def test_the_other_voice_is_seen_past_tense_words():
+    from rag.answer import opposite_voice
+
+    received = "Ông Ushakov không cho biết Tổng thống Putin được tặng gì."
+    assert opposite_voice("Ông Putin đã tặng nhà lãnh đạo Triều Tiên những món quà gì?", received)
+    assert opposite_voice("Putin tặng Kim món quà gì?", received)
+    assert opposite_voice("Ông Putin đã được tặng gì?", "Tổng thống Putin tặng bộ trà.")
+    assert not opposite_voice("Ông Putin đã tặng gì?", "Tổng thống Putin tặng bộ trà.")
+
+
+def test_hybrid_answers_rank_the_first_passage_ahead():
+    # Two passages whose sentences score alike: hybrid mode quotes the retrieval's first, the
+    # other modes the better-scored one.
+    import numpy as np
+
+    from rag.answer import TOP_PASSAGE
+
+    q = "Hiệp ước được ký ở đâu?"
+    hits = _passages(
+        "Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm.",
+        "Hiệp ước được ký tại thủ đô Bình Nhưỡng của Triều Tiên hôm 19/6.",
+    )
+
+    def cosines(texts):
+        return np.array([0.90 if "19/6" in t else 0.88 for t in texts], dtype=np.float32)
+
+    idf = {t: 1.0 for t in query_terms(q)}
+    model = "intfloat/multilingual-e5-small"
+    kw = {"model": model, "cosines": cosines}
+    hybrid = compose(q, hits, idf, mode="hybrid", **kw)
+    dense = compose(q, hits, idf, mode="dense", **kw)
+    assert hybrid.text.startswith("Hiệp ước được ký tại Bình Nhưỡng sau"), hybrid.text
+    assert dense.text.startswith("Hiệp ước được ký tại thủ đô"), dense.text
+    assert TOP_PASSAGE > 0
