@@ -108,7 +108,7 @@ GRID = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.4, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0,
         48.0, 64.0, 100.0, 200.0)  # fmt: skip
 
 
-# The sentence-cosine weight's grid (hybrid): it reranks the first stage's best ten.
+# The sentence-cosine weight's grid (hybrid): it reranks the first stage's best RESCORE_DEPTH.
 GRID_SENTENCE_COSINE = (0.0, 2.0, 4.0, 8.0, 16.0, 24.0, 50.0, 100.0, 200.0, 400.0)
 
 
@@ -182,7 +182,7 @@ def main() -> None:
         x = np.vstack([f[:, cols] for d in tunes for _, _, f, _ in d])
         y = np.concatenate([r for d in tunes for _, _, _, r in d])
         # Read as one stage over every candidate (its sentence-cosine weight also reranks the
-        # first stage's best ten only when scored).
+        # first stage's best RESCORE_DEPTH only when scored).
         lr = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
         w = lr.coef_[0] / lr.coef_[0][0]
         grid = grid_search(tunes, cols)

@@ -4,6 +4,7 @@ stage, and encoding the question while BM25 scores it against doing one after th
 
     python benchmarks/query_latency.py INDEX_DIR [--n 500] [--k 5] [--queries-only]
         [--as-model MODEL] [--stages] [--overlap ROUNDS [--block 50]] [--against INDEX_B]
+        [--rescore ROUNDS]
 
 Questions: the first N XQuAD-vi questions (../shared/data/xquad/xquad.vi.json): real Vietnamese
 questions; whether their answers are in the index does not change the work a search does. The
@@ -29,6 +30,10 @@ through ``--as-model`` when given) in one process, alternating blocks of ``--blo
 questions (``--overlap`` rounds, 6 by default; the order flips every round, the question
 caches emptied before each block): p50/p95 of each, and how many questions' top-k passages are
 the same over both.
+
+``--rescore ROUNDS``: hybrid `Assistant.search` with the sentence-cosine stage (rag.fusion) off
+and on, in alternating blocks of ``--block`` questions, the sentence vectors' cache emptied
+before every question (each encodes its best passages' sentences): p50/p95 of each.
 
 The index files are first read into the page cache by ``Assistant.warm`` (what `rag serve`
 does in the background when it starts), so that the figures are a running server's; ``--cold``
@@ -213,6 +218,40 @@ def compare_overlap(assistant, qs: list[str], k: int, rounds: int, block: int) -
     return out
 
 
+def compare_rescore(assistant, qs: list[str], k: int, rounds: int, block: int) -> dict:
+    """Hybrid search with the sentence-cosine stage off and on (Retriever.rescore), alternating
+    blocks (see --rescore); the sentence vectors' cache emptied before every question, so each
+    one encodes the sentences of its best passages afresh: the cost for a question whose
+    passages no earlier question brought up."""
+    retriever = assistant.retriever()
+    times: dict[str, list[float]] = {"first stage": [], "second stage": []}
+    by_round: dict[str, list[float]] = {"first stage": [], "second stage": []}
+    for flag in (False, True):  # warm-up
+        retriever.rescore = flag
+        assistant.search(qs[0], k=k, mode="hybrid")
+    for r in range(rounds):
+        start = (r * block) % max(1, len(qs) - 1)
+        part = (qs[1:] * 2)[start : start + block]
+        order = ("first stage", "second stage") if r % 2 == 0 else ("second stage", "first stage")
+        for name in order:
+            retriever.rescore = name == "second stage"
+            forget(retriever)
+            block_times = []
+            for q in part:
+                retriever.similarity._cache.clear()
+                t0 = time.perf_counter()
+                assistant.search(q, k=k, mode="hybrid")
+                block_times.append((time.perf_counter() - t0) * 1000)
+            times[name] += block_times
+            by_round[name].append(round(float(np.median(block_times)), 2))
+    retriever.rescore = True
+    out = {name: {**percentiles(t), "block_p50_ms": by_round[name]} for name, t in times.items()}
+    out["p50_ratio_second_over_first"] = round(
+        out["second stage"]["p50_ms"] / out["first stage"]["p50_ms"], 3
+    )
+    return out
+
+
 def compare_indexes(a, b, qs: list[str], k: int, rounds: int, block: int) -> dict:
     """Hybrid search over two indexes, alternating blocks (see --against)."""
     pair = {"a": a, "b": b}
@@ -261,6 +300,7 @@ def main() -> None:
     ap.add_argument("--block", type=int, default=50)
     ap.add_argument("--against", type=Path, metavar="INDEX_B", help="hybrid A/B against it")
     ap.add_argument("--cold", action="store_true", help="do not read the index files first")
+    ap.add_argument("--rescore", type=int, default=0, metavar="ROUNDS")
     args = ap.parse_args()
     if args.threads:
         import faiss
@@ -312,6 +352,8 @@ def main() -> None:
             tmp_b.cleanup()
     elif args.overlap:
         result["overlap"] = compare_overlap(assistant, qs, args.k, args.overlap, args.block)
+    if args.rescore:
+        result["rescore"] = compare_rescore(assistant, qs, args.k, args.rescore, args.block)
     if args.stages:  # last: its wrappers stay in place
         result["stages"] = profile_stages(assistant, qs, args.k)
     for mode in modes:

@@ -90,8 +90,11 @@ def test_the_second_stage_ranks_the_best_by_their_best_sentence(seeded_assistant
     table = {k: (1.0, 0.0, 0.0, 1e6) for k in fusion.WEIGHTS[fusion.FALLBACK_MODEL]}
     monkeypatch.setitem(fusion.WEIGHTS, model, table)
     cands = retriever.candidates(q, 10, "hybrid")
-    assert all("sentence_cosine" in c.scores for c in cands)
-    sims = [c.scores["sentence_cosine"] for c in cands]
+    depth = fusion.RESCORE_DEPTH
+    assert len(cands) > depth
+    assert all("sentence_cosine" in c.scores for c in cands[:depth])
+    assert all("sentence_cosine" not in c.scores for c in cands[depth:])  # not encoded
+    sims = [c.scores["sentence_cosine"] for c in cands[:depth]]
     assert sims == sorted(sims, reverse=True)
     # The same cosines as the question against each sentence of the passage, by hand.
     row = cands[0].row
