@@ -31,8 +31,8 @@ questions (``--overlap`` rounds, 6 by default; the order flips every round, the 
 caches emptied before each block): p50/p95 of each, and how many questions' top-k passages are
 the same over both.
 
-``--rescore ROUNDS``: hybrid `Assistant.search` with the sentence-cosine stage (rag.fusion) off
-and on, in alternating blocks of ``--block`` questions, the sentence vectors' cache emptied
+``--rescore ROUNDS``: hybrid `Assistant.search`, then `Assistant.ask`, with the sentence-cosine
+stage (rag.fusion) off and on, in alternating blocks of ``--block`` questions, the sentence vectors' cache emptied
 before every question (each encodes its best passages' sentences): p50/p95 of each.
 
 The index files are first read into the page cache by ``Assistant.warm`` (what `rag serve`
@@ -218,17 +218,20 @@ def compare_overlap(assistant, qs: list[str], k: int, rounds: int, block: int) -
     return out
 
 
-def compare_rescore(assistant, qs: list[str], k: int, rounds: int, block: int) -> dict:
-    """Hybrid search with the sentence-cosine stage off and on (Retriever.rescore), alternating
-    blocks (see --rescore); the sentence vectors' cache emptied before every question, so each
-    one encodes the sentences of its best passages afresh: the cost for a question whose
-    passages no earlier question brought up."""
+def compare_rescore(
+    assistant, qs: list[str], k: int, rounds: int, block: int, call: str = "search"
+) -> dict:
+    """Hybrid ``call`` (search or ask) with the sentence-cosine stage off and on
+    (Retriever.rescore), alternating blocks (see --rescore); the sentence vectors' cache emptied
+    before every question, so each one encodes the sentences of its best passages afresh: the
+    cost for a question whose passages no earlier question brought up."""
+    run = getattr(assistant, call)
     retriever = assistant.retriever()
     times: dict[str, list[float]] = {"first stage": [], "second stage": []}
     by_round: dict[str, list[float]] = {"first stage": [], "second stage": []}
     for flag in (False, True):  # warm-up
         retriever.rescore = flag
-        assistant.search(qs[0], k=k, mode="hybrid")
+        run(qs[0], top_k=k, mode="hybrid") if call == "ask" else run(qs[0], k=k, mode="hybrid")
     for r in range(rounds):
         start = (r * block) % max(1, len(qs) - 1)
         part = (qs[1:] * 2)[start : start + block]
@@ -240,7 +243,10 @@ def compare_rescore(assistant, qs: list[str], k: int, rounds: int, block: int) -
             for q in part:
                 retriever.similarity._cache.clear()
                 t0 = time.perf_counter()
-                assistant.search(q, k=k, mode="hybrid")
+                if call == "ask":
+                    run(q, top_k=k, mode="hybrid")
+                else:
+                    run(q, k=k, mode="hybrid")
                 block_times.append((time.perf_counter() - t0) * 1000)
             times[name] += block_times
             by_round[name].append(round(float(np.median(block_times)), 2))
@@ -353,7 +359,10 @@ def main() -> None:
     elif args.overlap:
         result["overlap"] = compare_overlap(assistant, qs, args.k, args.overlap, args.block)
     if args.rescore:
-        result["rescore"] = compare_rescore(assistant, qs, args.k, args.rescore, args.block)
+        for call in ("search", "ask"):
+            result[f"rescore_{call}"] = compare_rescore(
+                assistant, qs, args.k, args.rescore, args.block, call
+            )
     if args.stages:  # last: its wrappers stay in place
         result["stages"] = profile_stages(assistant, qs, args.k)
     for mode in modes:
