@@ -2,7 +2,7 @@
 ranked ahead when an answer picks its best sentence by terms and meaning. Fitted on the tuning
 halves of the given sets together (the share of questions whose best sentence holds an accepted
 answer, summed over the sets), read on the held-out halves. The figures and the command are in
-eval/README.md ("The first passage first").
+eval/README.md ("What is fitted", item 11).
 
     .venv/bin/python benchmarks/fit_first_passage.py xquad-vi xquad-en-vi seeds
 

@@ -262,8 +262,9 @@ class Retriever:
         self, query: str | Query, k: int, mode: str, query_vector: np.ndarray | None = None
     ) -> tuple[list[int], np.ndarray]:
         """Candidate rows and their first-stage features: rag.fusion.FEATURES but the last
-        (``sentence_cosines`` gives it), then the raw BM25 score. ``query_vector``: the query already encoded (benchmarks encode a whole split in
-        one batch, which is much faster than one query at a time)."""
+        (``sentence_cosines`` gives it), then the raw BM25 score. ``query_vector``: the query
+        already encoded (benchmarks encode a whole split in one batch, which is much faster
+        than one query at a time)."""
         query = as_query(query)
         n = self.snapshot.size
         terms = query.terms
