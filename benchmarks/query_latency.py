@@ -180,33 +180,47 @@ def forget(retriever) -> None:
     retriever._lexical.clear()
 
 
+def alternating_blocks(qs: list[str], rounds: int, block: int, names, setup, one) -> dict:
+    """Time ``one(name, question)`` for each of two ``names`` over the same blocks of ``block``
+    questions, alternating (the order flips every round); ``setup(name)`` runs before each
+    block. Per name: the times (ms) and each block's median."""
+    times: dict[str, list[float]] = {name: [] for name in names}
+    by_round: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        start = (r * block) % max(1, len(qs) - 1)
+        part = (qs[1:] * 2)[start : start + block]  # consecutive blocks, wrapping around
+        for name in names if r % 2 == 0 else names[::-1]:
+            setup(name)
+            block_times = []
+            for q in part:
+                block_times.append(one(name, q))
+            times[name] += block_times
+            by_round[name].append(round(float(np.median(block_times)), 2))
+    return {name: {**percentiles(t), "block_p50_ms": by_round[name]} for name, t in times.items()}
+
+
 def compare_overlap(assistant, qs: list[str], k: int, rounds: int, block: int) -> dict:
     """Hybrid search with Retriever.overlap off and on, alternating blocks (see --overlap)."""
     retriever = assistant.retriever()
-    times: dict[str, list[float]] = {"serial": [], "overlapped": []}
-    by_round: dict[str, list[float]] = {"serial": [], "overlapped": []}
     hits: dict[str, dict[str, list]] = {"serial": {}, "overlapped": {}}
     for flag in (False, True):  # warm-up: the pool's thread, first allocations
         retriever.overlap = flag
         assistant.search(qs[0], k=k, mode="hybrid")
-    for r in range(rounds):
-        start = (r * block) % max(1, len(qs) - 1)
-        part = (qs[1:] * 2)[start : start + block]  # consecutive blocks, wrapping around
-        order = ("serial", "overlapped") if r % 2 == 0 else ("overlapped", "serial")
-        for name in order:
-            retriever.overlap = name == "overlapped"
-            forget(retriever)
-            block_times = []
-            for q in part:
-                t0 = time.perf_counter()
-                found = assistant.search(q, k=k, mode="hybrid")
-                block_times.append((time.perf_counter() - t0) * 1000)
-                hits[name][q] = [(h.chunk.article_id, h.chunk.index, h.score) for h in found]
-            times[name] += block_times
-            by_round[name].append(round(float(np.median(block_times)), 2))
+
+    def setup(name: str) -> None:
+        retriever.overlap = name == "overlapped"
+        forget(retriever)
+
+    def one(name: str, q: str) -> float:
+        t0 = time.perf_counter()
+        found = assistant.search(q, k=k, mode="hybrid")
+        spent = (time.perf_counter() - t0) * 1000
+        hits[name][q] = [(h.chunk.article_id, h.chunk.index, h.score) for h in found]
+        return spent
+
+    out = alternating_blocks(qs, rounds, block, ("serial", "overlapped"), setup, one)
     retriever.overlap = False
     same = all(hits["serial"][q] == hits["overlapped"][q] for q in hits["serial"])
-    out = {name: {**percentiles(t), "block_p50_ms": by_round[name]} for name, t in times.items()}
     out["p50_ratio_serial_over_overlapped"] = round(
         out["serial"]["p50_ms"] / out["overlapped"]["p50_ms"], 3
     )
@@ -225,33 +239,30 @@ def compare_rescore(
     (Retriever.rescore), alternating blocks (see --rescore); the sentence vectors' cache emptied
     before every question, so each one encodes the sentences of its best passages afresh: the
     cost for a question whose passages no earlier question brought up."""
-    run = getattr(assistant, call)
     retriever = assistant.retriever()
-    times: dict[str, list[float]] = {"first stage": [], "second stage": []}
-    by_round: dict[str, list[float]] = {"first stage": [], "second stage": []}
+
+    def run(q: str) -> None:
+        if call == "ask":
+            assistant.ask(q, top_k=k, mode="hybrid")
+        else:
+            assistant.search(q, k=k, mode="hybrid")
+
     for flag in (False, True):  # warm-up
         retriever.rescore = flag
-        run(qs[0], top_k=k, mode="hybrid") if call == "ask" else run(qs[0], k=k, mode="hybrid")
-    for r in range(rounds):
-        start = (r * block) % max(1, len(qs) - 1)
-        part = (qs[1:] * 2)[start : start + block]
-        order = ("first stage", "second stage") if r % 2 == 0 else ("second stage", "first stage")
-        for name in order:
-            retriever.rescore = name == "second stage"
-            forget(retriever)
-            block_times = []
-            for q in part:
-                retriever.similarity._cache.clear()
-                t0 = time.perf_counter()
-                if call == "ask":
-                    run(q, top_k=k, mode="hybrid")
-                else:
-                    run(q, k=k, mode="hybrid")
-                block_times.append((time.perf_counter() - t0) * 1000)
-            times[name] += block_times
-            by_round[name].append(round(float(np.median(block_times)), 2))
+        run(qs[0])
+
+    def setup(name: str) -> None:
+        retriever.rescore = name == "second stage"
+        forget(retriever)
+
+    def one(name: str, q: str) -> float:
+        retriever.similarity._cache.clear()
+        t0 = time.perf_counter()
+        run(q)
+        return (time.perf_counter() - t0) * 1000
+
+    out = alternating_blocks(qs, rounds, block, ("first stage", "second stage"), setup, one)
     retriever.rescore = True
-    out = {name: {**percentiles(t), "block_p50_ms": by_round[name]} for name, t in times.items()}
     out["p50_ratio_second_over_first"] = round(
         out["second stage"]["p50_ms"] / out["first stage"]["p50_ms"], 3
     )
@@ -261,25 +272,20 @@ def compare_rescore(
 def compare_indexes(a, b, qs: list[str], k: int, rounds: int, block: int) -> dict:
     """Hybrid search over two indexes, alternating blocks (see --against)."""
     pair = {"a": a, "b": b}
-    times: dict[str, list[float]] = {"a": [], "b": []}
-    by_round: dict[str, list[float]] = {"a": [], "b": []}
     hits: dict[str, dict[str, list]] = {"a": {}, "b": {}}
     for assistant in pair.values():
         assistant.search(qs[0], k=k, mode="hybrid")  # warm-up
-    for r in range(rounds):
-        start = (r * block) % max(1, len(qs) - 1)
-        part = (qs[1:] * 2)[start : start + block]
-        for name in ("a", "b") if r % 2 == 0 else ("b", "a"):
-            forget(pair[name].retriever())
-            block_times = []
-            for q in part:
-                t0 = time.perf_counter()
-                found = pair[name].search(q, k=k, mode="hybrid")
-                block_times.append((time.perf_counter() - t0) * 1000)
-                hits[name][q] = [(h.chunk.article_id, h.chunk.index) for h in found]
-            times[name] += block_times
-            by_round[name].append(round(float(np.median(block_times)), 2))
-    out = {name: {**percentiles(t), "block_p50_ms": by_round[name]} for name, t in times.items()}
+
+    def one(name: str, q: str) -> float:
+        t0 = time.perf_counter()
+        found = pair[name].search(q, k=k, mode="hybrid")
+        spent = (time.perf_counter() - t0) * 1000
+        hits[name][q] = [(h.chunk.article_id, h.chunk.index) for h in found]
+        return spent
+
+    out = alternating_blocks(
+        qs, rounds, block, ("a", "b"), lambda name: forget(pair[name].retriever()), one
+    )
     out["same_top_k"] = sum(hits["a"][q] == hits["b"][q] for q in hits["a"])
     out["questions_compared"] = len(hits["a"])
     return out
