@@ -61,12 +61,12 @@ def collect(retriever, snapshot, items, mode):
     for it, qv in zip(items, vectors, strict=True):
         rows, feats = retriever.features(it.question, 10, mode, query_vector=qv)
         feats = feats[:, : len(fusion.FEATURES)].copy()
+        chunks = snapshot.chunks(rows)
         if mode == "hybrid" and rows:
             query = as_query(it.question).with_vector(np.asarray(qv, dtype=np.float32))
-            feats[:, 3] = retriever.sentence_cosines(query, rows)
+            feats[:, 3] = retriever.sentence_cosines(query, [c.chunk.text for c in chunks])
         else:
             feats[:, 3] = 0.0
-        chunks = snapshot.chunks(rows)
         rel = np.array(
             [
                 c.chunk.article_id in it.article_ids and M.contains_answer(c.chunk.text, it.answers)

@@ -208,7 +208,7 @@ class Retriever:
                 for d, i in zip(dist[0], ids[0], strict=True)
                 if i >= 0
             ]
-        rows, feats = self.features(query, k, mode)
+        rows, feats, texts = self._features(query, k, mode)
         if not rows:
             return []
         weights = fusion.weights_for(mode, query.lang, self.snapshot.model)
@@ -221,7 +221,7 @@ class Retriever:
         if mode == "hybrid" and self.rescore and weights[3] > 0:
 
             def cosines(idx: np.ndarray) -> np.ndarray:
-                sims = self.sentence_cosines(query, [rows[i] for i in idx])
+                sims = self.sentence_cosines(query, [texts[i] for i in idx])
                 best_cosine.update(zip(idx.tolist(), sims.tolist(), strict=True))
                 return sims
 
@@ -243,15 +243,14 @@ class Retriever:
             self._similarity = SentenceSimilarity(self.encoder)
         return self._similarity
 
-    def sentence_cosines(self, query: str | Query, rows: Sequence[int]) -> np.ndarray:
-        """For each passage of ``rows``, the best cosine of the question with one of its
-        sentences (the second stage of rag.fusion)."""
+    def sentence_cosines(self, query: str | Query, texts: Sequence[str]) -> np.ndarray:
+        """For each passage text, the best cosine of the question with one of its sentences
+        (the second stage of rag.fusion)."""
         query = as_query(query)
-        texts = [sc.chunk.text for sc in self.snapshot.chunks(rows)]
         sentences = [[t[s:e] for s, e in split_sentences(t)] or [t] for t in texts]
         flat = [x for group in sentences for x in group]
         sims = self.similarity.for_question(query.text, self._vector(query))(flat)
-        out = np.zeros(len(rows), dtype=np.float32)
+        out = np.zeros(len(texts), dtype=np.float32)
         at = 0
         for i, group in enumerate(sentences):
             out[i] = sims[at : at + len(group)].max()
@@ -265,6 +264,13 @@ class Retriever:
         (``sentence_cosines`` gives it), then the raw BM25 score. ``query_vector``: the query
         already encoded (benchmarks encode a whole split in one batch, which is much faster
         than one query at a time)."""
+        rows, feats, _ = self._features(query, k, mode, query_vector)
+        return rows, feats
+
+    def _features(
+        self, query: str | Query, k: int, mode: str, query_vector: np.ndarray | None = None
+    ) -> tuple[list[int], np.ndarray, list[str]]:
+        """features(), and the candidates' texts it read."""
         query = as_query(query)
         n = self.snapshot.size
         terms = query.terms
@@ -283,7 +289,7 @@ class Retriever:
                 vecs = np.vstack([self.snapshot.faiss.reconstruct(int(r)) for r in rows])
                 dense = vecs @ qv[0]
         if not rows:
-            return [], np.zeros((0, 4), dtype=np.float32)
+            return [], np.zeros((0, 4), dtype=np.float32), []
         texts = [sc.chunk.text for sc in self.snapshot.chunks(rows)]
         lex_rows = lex[rows].astype(np.float32)
         best = float(lex_rows.max())
@@ -296,7 +302,7 @@ class Retriever:
         if dense is not None:
             feats[:, 2] = dense
         feats[:, 3] = lex_rows
-        return rows, feats
+        return rows, feats, texts
 
     def search(self, query: str | Query, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         cands = self.candidates(query, k, mode)

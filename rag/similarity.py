@@ -27,6 +27,11 @@ class SentenceSimilarity:
         self._lock = threading.Lock()  # guards _cache
         self._encoding = threading.Lock()  # one encode at a time
 
+    def clear(self) -> None:
+        """Forget every sentence vector (benchmarks time questions as if none were cached)."""
+        with self._lock:
+            self._cache.clear()
+
     def _missing(self, texts: Sequence[str]) -> list[str]:
         with self._lock:
             return [t for t in dict.fromkeys(texts) if t not in self._cache]

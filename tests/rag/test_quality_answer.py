@@ -225,24 +225,28 @@ def test_a_lead_that_its_continuation_answers_better_is_left_out():
     assert "mang tính xây dựng" not in ans.text and "văn kiện đột phá" not in ans.text
 
 
+def _by_meaning(q: str, hits: list[Hit], marked: str, cosine: float, other: float, mode: str):
+    """compose() over ``hits`` with the multilingual model's rules, a sentence's cosine with
+    ``q`` being ``cosine`` where it holds ``marked``, ``other`` elsewhere."""
+    import numpy as np
+
+    def cosines(texts):
+        return np.array([cosine if marked in t else other for t in texts], dtype=np.float32)
+
+    idf = {t: 1.0 for t in query_terms(q)}
+    model = "intfloat/multilingual-e5-small"
+    return compose(q, hits, idf, mode=mode, model=model, cosines=cosines)
+
+
 def test_an_extra_sentence_near_the_best_by_meaning_alone_is_left_out():
     # "Sau lễ ký, … họp báo" covers little of the question: its cosine alone brought it near
     # the best sentence, and the answer would not quote it on its own.
-    import numpy as np
-
     q = "Cuộc hội đàm trước lễ ký kéo dài bao lâu?"
     hits = _passages(
         "Hiệp định được ký kết sau cuộc hội đàm kéo dài khoảng hai giờ tại Bình Nhưỡng.",
         "Sau lễ ký, hai nhà lãnh đạo đã tổ chức họp báo.",
     )
-
-    def cosines(texts):
-        return np.array([0.87 if "họp báo" in t else 0.86 for t in texts], dtype=np.float32)
-
-    idf = {t: 1.0 for t in query_terms(q)}
-    ans = compose(
-        q, hits, idf, mode="hybrid", model="intfloat/multilingual-e5-small", cosines=cosines
-    )
+    ans = _by_meaning(q, hits, "họp báo", 0.87, 0.86, "hybrid")
     assert "hai giờ" in ans.text and "họp báo" not in ans.text, ans.text
 
 
@@ -303,8 +307,6 @@ def test_the_other_voice_is_seen_past_tense_words():
 def test_hybrid_answers_rank_the_first_passage_ahead():
     # Two passages whose sentences score alike: hybrid mode quotes the retrieval's first, the
     # other modes the better-scored one.
-    import numpy as np
-
     from rag.answer import TOP_PASSAGE
 
     q = "Hiệp ước được ký ở đâu?"
@@ -312,15 +314,8 @@ def test_hybrid_answers_rank_the_first_passage_ahead():
         "Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm.",
         "Hiệp ước được ký tại thủ đô Bình Nhưỡng của Triều Tiên hôm 19/6.",
     )
-
-    def cosines(texts):
-        return np.array([0.90 if "19/6" in t else 0.88 for t in texts], dtype=np.float32)
-
-    idf = {t: 1.0 for t in query_terms(q)}
-    model = "intfloat/multilingual-e5-small"
-    kw = {"model": model, "cosines": cosines}
-    hybrid = compose(q, hits, idf, mode="hybrid", **kw)
-    dense = compose(q, hits, idf, mode="dense", **kw)
+    hybrid = _by_meaning(q, hits, "19/6", 0.90, 0.88, "hybrid")
+    dense = _by_meaning(q, hits, "19/6", 0.90, 0.88, "dense")
     assert hybrid.text.startswith("Hiệp ước được ký tại Bình Nhưỡng sau"), hybrid.text
     assert dense.text.startswith("Hiệp ước được ký tại thủ đô"), dense.text
     assert TOP_PASSAGE > 0
