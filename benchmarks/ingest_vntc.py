@@ -3,13 +3,17 @@
     python benchmarks/ingest_vntc.py --sample 200 --model sentence-transformers/all-MiniLM-L6-v2
     python benchmarks/ingest_vntc.py --bm25-only
     python benchmarks/ingest_vntc.py --sample 500 --backend onnx-int8   # RAG_EMBED_BACKEND
+    python benchmarks/ingest_vntc.py --sample 100 --model intfloat/multilingual-e5-small \
+        --sentences 2
 
 ``--sample N``: the real ingest path (rag.pipeline.Assistant.ingest, the embedding model
 included) over the first N articles; the JSON also extrapolates linearly to the whole split.
 ``--bm25-only``: every article through `Assistant.ingest` with no model, as ingest runs when
 none can be loaded: everything but the embedding, at full size (``--segment-rows``: the
 segments' size, default RAG_SEGMENT_ROWS, else 16,384). Run each in its own process (peak
-memory is the process's).
+memory is the process's). ``--sentences ROUNDS``: the sample ingested into a new index with
+the sentence vectors stored (RAG_SENTENCE_VECTORS) and without, alternating (the order flips
+every round): seconds of each, their ratio, and the sentences' file size.
 """
 
 from __future__ import annotations
@@ -48,13 +52,19 @@ def sample_file(n: int, folder: Path) -> Path:
     return out
 
 
-def run_sample(n: int, model: str, work: Path, backend: str = "torch") -> dict:
+def run_sample(
+    n: int, model: str, work: Path, backend: str = "torch", sentences: bool | None = None
+) -> dict:
     from rag.pipeline import Assistant
     from rag.settings import Settings
 
     path = sample_file(n, work)
     settings = Settings.load(
-        env={}, index_dir=work / "index", embed_model=model, embed_backend=backend
+        env={},
+        index_dir=work / "index",
+        embed_model=model,
+        embed_backend=backend,
+        sentence_vectors=sentences,
     )
     assistant = Assistant(settings)
     assert assistant.encoder is not None, "the model did not load"
@@ -79,6 +89,29 @@ def run_sample(n: int, model: str, work: Path, backend: str = "torch") -> dict:
             "hours": round(seconds * scale / 3600, 2),
             "chunks": round(report.chunks * scale),
         },
+    }
+
+
+def compare_sentences(n: int, model: str, work: Path, backend: str, rounds: int) -> dict:
+    """The sample's ingest with sentence vectors stored and without, alternating (--sentences)."""
+    from rag.store.layout import SENTENCE_VECTORS
+
+    seconds: dict[str, list[float]] = {"without": [], "with": []}
+    size = 0
+    for r in range(rounds):
+        for name in ("without", "with") if r % 2 == 0 else ("with", "without"):
+            shutil.rmtree(work / "index", ignore_errors=True)
+            out = run_sample(n, model, work, backend, sentences=name == "with")
+            seconds[name].append(out["seconds"])
+            if name == "with":
+                size = (work / "index" / SENTENCE_VECTORS).stat().st_size
+    best = {name: min(t) for name, t in seconds.items()}
+    return {
+        "mode": f"ingest, first {n} lines, {model} ({backend}), sentence vectors stored or not",
+        "chunks": out["chunks"],
+        "seconds": seconds,
+        "ratio_with_over_without": round(best["with"] / best["without"], 3),
+        "sentences_file_bytes": size,
     }
 
 
@@ -118,12 +151,17 @@ def main() -> None:
     ap.add_argument("--backend", default="torch", help="RAG_EMBED_BACKEND for --sample")
     ap.add_argument("--segment-rows", type=int, help="rows per segment for --bm25-only")
     ap.add_argument("--keep", type=Path, help="write the index here instead of a temp folder")
+    ap.add_argument("--sentences", type=int, default=0, metavar="ROUNDS")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-")) if args.keep is None else args.keep
     work.mkdir(parents=True, exist_ok=True)
     try:
         if args.bm25_only:
             result = run_bm25_only(work, args.segment_rows)
+        elif args.sentences:
+            result = compare_sentences(
+                args.sample or 100, args.model, work, args.backend, args.sentences
+            )
         else:
             result = run_sample(args.sample or 200, args.model, work, args.backend)
     finally:

@@ -4,7 +4,7 @@ stage, and encoding the question while BM25 scores it against doing one after th
 
     python benchmarks/query_latency.py INDEX_DIR [--n 500] [--k 5] [--queries-only]
         [--as-model MODEL] [--stages] [--overlap ROUNDS [--block 50]] [--against INDEX_B]
-        [--rescore ROUNDS]
+        [--rescore ROUNDS] [--stored ROUNDS]
 
 Questions: the first N XQuAD-vi questions (../shared/data/xquad/xquad.vi.json): real Vietnamese
 questions; whether their answers are in the index does not change the work a search does. The
@@ -34,6 +34,10 @@ the same over both.
 ``--rescore ROUNDS``: hybrid `Assistant.search`, then `Assistant.ask`, with the sentence-cosine
 stage (rag.fusion) off and on, in alternating blocks of ``--block`` questions, the sentence vectors' cache emptied
 before every question (each encodes its best passages' sentences): p50/p95 of each.
+``--stored ROUNDS``: hybrid `Assistant.search`, then `Assistant.ask`, with the sentence vectors
+read from the index's store (rag.store.sentence_vectors; `rag index sentences` fills it) and
+with them encoded, in alternating blocks of ``--block`` questions, the in-memory cache emptied
+before every question: p50/p95 of each, and how many answers were the same both ways.
 
 The index files are first read into the page cache by ``Assistant.warm`` (what `rag serve`
 does in the background when it starts), so that the figures are a running server's; ``--cold``
@@ -274,6 +278,45 @@ def compare_rescore(
     return out
 
 
+def compare_stored(
+    assistant, qs: list[str], k: int, rounds: int, block: int, call: str = "search"
+) -> dict:
+    """Hybrid ``call`` with the sentence vectors read from the index's store and encoded,
+    alternating blocks (see --stored); the in-memory cache emptied before every question."""
+    retriever = assistant.retriever()
+    sim = retriever.similarity
+    store = sim.stored
+    if store is None or store.count() == 0:
+        raise SystemExit("no stored sentence vectors: run `rag index sentences --index DIR`")
+    answers: dict[str, dict[str, str]] = {"encoded": {}, "stored": {}}
+
+    def run(q: str) -> str:
+        if call == "ask":
+            return assistant.ask(q, top_k=k, mode="hybrid").text
+        return repr([(h.chunk.article_id, h.chunk.index) for h in assistant.search(q, k=k)])
+
+    run(qs[0])  # warm-up
+
+    def setup(name: str) -> None:
+        sim.use_stored(store if name == "stored" else None)
+        forget(retriever)
+
+    def one(name: str, q: str) -> float:
+        sim.clear()
+        t0 = time.perf_counter()
+        answers[name][q] = run(q)
+        return (time.perf_counter() - t0) * 1000
+
+    out = alternating_blocks(qs, rounds, block, ("encoded", "stored"), setup, one)
+    sim.use_stored(store)
+    out["p50_ratio_encoded_over_stored"] = round(
+        out["encoded"]["p50_ms"] / out["stored"]["p50_ms"], 3
+    )
+    out["same"] = sum(answers["encoded"][q] == answers["stored"].get(q) for q in answers["encoded"])
+    out["questions_compared"] = len(answers["encoded"])
+    return out
+
+
 def compare_indexes(a, b, qs: list[str], k: int, rounds: int, block: int) -> dict:
     """Hybrid search over two indexes, alternating blocks (see --against)."""
     pair = {"a": a, "b": b}
@@ -318,6 +361,7 @@ def main() -> None:
     ap.add_argument("--against", type=Path, metavar="INDEX_B", help="hybrid A/B against it")
     ap.add_argument("--cold", action="store_true", help="do not read the index files first")
     ap.add_argument("--rescore", type=int, default=0, metavar="ROUNDS")
+    ap.add_argument("--stored", type=int, default=0, metavar="ROUNDS")
     args = ap.parse_args()
     if args.threads:
         import faiss
@@ -373,6 +417,11 @@ def main() -> None:
         for call in ("search", "ask"):
             result[f"rescore_{call}"] = compare_rescore(
                 assistant, qs, args.k, args.rescore, args.block, call
+            )
+    if args.stored:
+        for call in ("search", "ask"):
+            result[f"stored_{call}"] = compare_stored(
+                assistant, qs, args.k, args.stored, args.block, call
             )
     if args.stages:  # last: its wrappers stay in place
         result["stages"] = profile_stages(assistant, qs, args.k)

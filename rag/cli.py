@@ -1,4 +1,4 @@
-"""The `rag` command: ingest, ask, serve, info, index optimize, eval, embed.
+"""The `rag` command: ingest, ask, serve, info, index optimize, index sentences, eval, embed.
 
 One module on purpose, though long: it is the one entry point and the one composition root,
 and each command is its options and help plus a few lines handing over to the pipeline.
@@ -112,6 +112,8 @@ def ingest(paths, index_dir, rebuild, chunk_size, chunk_overlap, backend, as_jso
     for s in report.skipped:
         where = f"{s.source}:{s.line}" if s.line else s.source
         click.echo(f"  skipped {where}: {s.reason}", err=True)
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
 
 
 @cli.command()
@@ -217,6 +219,46 @@ def serve(index_dir, seeds_dir, host, port) -> None:
 @cli.group()
 def index() -> None:
     """Maintain the index directory."""
+
+
+@index.command()
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def sentences(index_dir, as_json) -> None:
+    """Encode and store the sentences of the indexed articles that have none stored yet.
+
+    Questions read the sentence vectors of their passages (hybrid retrieval's second stage, the
+    answers); `rag ingest` stores them for what it adds, and this stores them for an index
+    built before, or by `rag embed --build-index`. Readers keep answering meanwhile; an
+    interrupted run keeps what it stored, and the next one goes on from there.
+
+    \b
+    Example:  rag index sentences --index archive-index
+    """
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(_settings(index_dir=index_dir))
+    if not assistant.store.exists():
+        assistant.store.open()  # IndexMissingError, with the how-to
+    t0 = time.perf_counter()
+    articles, encoded, warning = assistant.store_sentences()
+    data = {
+        "articles": articles,
+        "encoded": encoded,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "warning": warning,
+    }
+    if as_json:
+        _echo_json(data)
+    else:
+        click.echo(
+            f"{encoded} sentence(s) encoded and stored for {articles} article(s) in "
+            f"{data['seconds']:.1f} s"
+        )
+    if warning:
+        from rag.errors import StorageError
+
+        raise StorageError(warning)
 
 
 @index.command()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rag import status
 from rag.chunk import passage_for_embedding
-from rag.errors import ModelMismatchError
+from rag.errors import InputError, ModelMismatchError
 from rag.ingest import Tally, in_batches, index_settings, new_articles
 from rag.load import load_paths
 from rag.merges import LOCK_WAIT_SECONDS, Merges
@@ -44,6 +44,21 @@ log = logging.getLogger(__name__)
 # A filtered search ranks this many times the usual pool (at least FILTER_MIN_POOL passages)
 # and keeps the passages the filters admit.
 FILTER_DEPTH, FILTER_MIN_POOL = 8, 200
+# Articles whose sentences `rag index sentences` encodes and stores in one transaction.
+SENTENCE_ARTICLES = 64
+
+
+def reads_sentences(model: str | None) -> bool:
+    """Whether questions over an index of ``model`` read sentence vectors: answers chosen by
+    meaning (rag.answer.MEANING) or hybrid retrieval's second stage (rag.fusion)."""
+    from rag import fusion
+    from rag.answer import meaning_for
+
+    if model is None:
+        return False
+    return meaning_for(model) is not None or any(
+        w[3] > 0 for w in fusion.model_weights(model).values()
+    )
 
 
 class Assistant:
@@ -58,6 +73,7 @@ class Assistant:
         self._backend_encoder = None  # (encoder, the same run by settings.embed_backend)
         self._retriever = None
         self._similarity = None  # rag.similarity.SentenceSimilarity over the query encoder
+        self._stored = None  # rag.store.SentenceVectors of the index, for the snapshot's model
         self._lock = threading.RLock()
         self.merges = Merges(self.store, self._snapshots)
         self._closing = threading.Event()  # stops warm()
@@ -153,6 +169,8 @@ class Assistant:
                 self._check_model(snap)
                 encoder = self.encoder
             similarity = self._sentence_similarity(encoder) if encoder is not None else None
+            if similarity is not None:
+                similarity.use_stored(self._stored_sentences(snap, encoder))
             retriever = Retriever(
                 snap,
                 encoder,
@@ -231,7 +249,7 @@ class Assistant:
             self._check_model(base)
             if base.model is None:
                 encoder = None  # keep a BM25-only index consistent: no half-embedded rows
-        cache = known = backend = passage_encoder = None
+        cache = known = backend = passage_encoder = writer = None
         if encoder is not None:
             backend = self._backend(encoder)
             passage_encoder = self._passage_encoder(encoder)
@@ -240,6 +258,7 @@ class Assistant:
                 f"{encoder.model_id}|{backend}|{encoder.dim}|{encoder.spec.passage_prompt}",
             )
             known = cache.load()  # what a failed or killed run encoded already
+            writer = self._sentence_writer(passage_encoder, encoder.model_id)
         added: list[str] = []
         counts = {"chunks": 0, "text": 0}
         bar = None
@@ -268,6 +287,8 @@ class Assistant:
                         known=known,
                         bar=bar,
                     )
+                if writer is not None:
+                    writer.add([(a.text, [c.text for c in cs]) for a, cs in batch])
                 yield batch, vectors
 
         try:
@@ -296,6 +317,8 @@ class Assistant:
         finally:
             if bar is not None:
                 bar.close()
+            if writer is not None:
+                writer.close()
         if cache is not None:
             cache.clear()  # committed: the vectors live in the new generation now
         return IngestReport(
@@ -305,7 +328,75 @@ class Assistant:
             skipped=tuple(tally.skipped),
             seconds=time.perf_counter() - t0,
             added_ids=tuple(added),
+            warnings=(writer.warning,) if writer is not None and writer.warning else (),
         )
+
+    def _sentence_writer(self, encoder, model: str):
+        """A rag.similarity.SentenceWriter for an ingest with ``encoder`` (passages' backend),
+        when the sentence_vectors setting asks for one (by default: when ``model`` reads
+        sentences)."""
+        from rag.similarity import SentenceWriter
+
+        wanted = self.settings.sentence_vectors
+        if wanted is None:
+            wanted = reads_sentences(model)
+        if not wanted:
+            return None
+        return SentenceWriter(
+            encoder,
+            self.store.root,
+            model,
+            batch_size=self.settings.batch_size,
+            batch_tokens=self.settings.batch_tokens,
+        )
+
+    def _stored_sentences(self, snap: Snapshot, encoder):
+        """The index's stored sentence vectors for ``snap``'s model (None when the setting is
+        off), one reader per model."""
+        from rag.store import SentenceVectors
+
+        if self.settings.sentence_vectors is False or snap.model is None:
+            return None
+        cur = self._stored
+        if cur is None or cur.model != snap.model or cur.dim != encoder.dim:
+            cur = self._stored = SentenceVectors(self.store.root, snap.model, encoder.dim)
+        return cur
+
+    def store_sentences(self) -> tuple[int, int, str | None]:
+        """Encode and store the sentences of every indexed article that the index's stored
+        sentence vectors lack (an index built before they were, or by `rag embed`): the
+        articles read, the sentences encoded, and a warning if storing failed."""
+        from rag.similarity import SentenceWriter
+
+        with self._snapshots.lease() as snap:
+            if snap.model is None or self.encoder is None:
+                raise InputError(
+                    f"the index {self.store.root} has no vectors (BM25 only): there are no "
+                    "sentence vectors to store"
+                )
+            self._check_model(snap)
+            writer = SentenceWriter(
+                self._passage_encoder(self.encoder),
+                self.store.root,
+                snap.model,
+                batch_size=self.settings.batch_size,
+                batch_tokens=self.settings.batch_tokens,
+            )
+            ids = [a["id"] for a in snap.articles()]
+            try:
+                for i in range(0, len(ids), SENTENCE_ARTICLES):
+                    batch = []
+                    for article_id in ids[i : i + SENTENCE_ARTICLES]:
+                        article = snap.article(article_id)
+                        chunks = snap.chunks(snap.rows_of([article_id]))
+                        if article is not None:
+                            batch.append((article.text, [sc.chunk.text for sc in chunks]))
+                    writer.add(batch)
+                    if writer.warning:
+                        break
+            finally:
+                writer.close()
+            return len(ids), writer.encoded, writer.warning
 
     def _chunking(self, base: Snapshot | None) -> tuple[int, int]:
         """An existing index keeps the chunking it was built with, so its passages stay alike."""
@@ -608,6 +699,8 @@ class Assistant:
         self._closing.set()
         with self._lock:
             self._retriever = None
+            if self._stored is not None:
+                self._stored.close()
         self._snapshots.close()
 
 

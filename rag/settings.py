@@ -66,6 +66,10 @@ class Settings:
     # Hybrid retrieval's second stage: the best five passages rescored by their best sentence's
     # cosine to the question (rag.fusion), for models with a weight for it.
     sentence_rescore: bool = True
+    # Encode the sentences of ingested articles and store them beside the index
+    # (rag.store.sentence_vectors), so that questions read them instead of encoding them. None:
+    # for the models that read sentences (multilingual e5); True: always; False: never.
+    sentence_vectors: bool | None = None
     rerank: bool = False
     reranker_model: str = DEFAULT_RERANKER
     # Collapse near-duplicate passages (syndicated news) into one hit, "also reported by".

@@ -4,8 +4,10 @@ embedding model.
 Terms alone cannot tell "Putin tặng Kim món quà gì?" (what Putin gave) from "Putin được tặng
 gì" (what Putin received): both sentences hold the question's words. The model can, and it
 also meets an English question in a Vietnamese sentence. Sentence vectors are cached by text
-across questions (a passage's sentences are encoded once per process), so a question costs
-one query encoding plus the sentences no earlier question brought up.
+across questions (a passage's sentences are encoded once per process), and read from the
+index's stored sentence vectors (rag.store.sentence_vectors, written at ingest by
+``store_sentences``) before any is encoded, so a question costs one query encoding plus the
+sentences neither holds.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
+
+from rag.sentences import split_sentences
+from rag.store.sentence_vectors import SentenceVectors
 
 CACHE_SIZE = 50_000  # sentence vectors kept (384 floats each: ~77 MB at most)
 
@@ -26,6 +32,13 @@ class SentenceSimilarity:
         self._size = cache_size
         self._lock = threading.Lock()  # guards _cache
         self._encoding = threading.Lock()  # one encode at a time
+        self.stored: SentenceVectors | None = None  # the index's, read before encoding
+
+    def use_stored(self, stored: SentenceVectors | None) -> None:
+        """Read sentence vectors from ``stored`` (the index's) before encoding any."""
+        if self.stored is not stored and self.stored is not None:
+            self.stored.close()
+        self.stored = stored
 
     def clear(self) -> None:
         """Forget every sentence vector (benchmarks time questions as if none were cached)."""
@@ -47,6 +60,11 @@ class SentenceSimilarity:
 
             with self._encoding:
                 missing = self._missing(texts)
+                if missing and self.stored is not None:
+                    found = self._read_stored(missing)
+                    with self._lock:
+                        self._cache.update(found)
+                    missing = [t for t in missing if t not in found]
                 for i in range(0, len(missing), SMALL_BATCH):
                     group = missing[i : i + SMALL_BATCH]
                     encoded = self.encoder.encode_passages(group)
@@ -66,6 +84,14 @@ class SentenceSimilarity:
                 out.append(vec)
             return out
 
+    def _read_stored(self, texts: list[str]) -> dict[str, np.ndarray]:
+        import sqlite3
+
+        try:
+            return self.stored.get(texts)
+        except sqlite3.Error:
+            return {}  # unreadable (being replaced, damaged): the sentences are encoded instead
+
     def for_question(
         self, question: str, vector: np.ndarray | None = None
     ) -> Callable[[Sequence[str]], np.ndarray]:
@@ -81,3 +107,81 @@ class SentenceSimilarity:
             return np.asarray(self._vectors(texts), dtype=np.float32) @ q
 
         return cosines
+
+
+def sentences_of(article_text: str, passages: Sequence[str]) -> list[str]:
+    """The sentences questions will bring up for an article's passages: the article's own
+    (the answers read whole sentences of the article, rag.answer.passage_sentences) and each
+    passage's (retrieval's second stage reads the passage as it is, its edges cut mid-sentence
+    where the chunks overlap), each once."""
+    out = [article_text[s:e] for s, e in split_sentences(article_text)]
+    for text in passages:
+        out.extend(text[s:e] for s, e in split_sentences(text))
+    return list(dict.fromkeys(out))
+
+
+def store_sentences(
+    encoder,
+    stored: SentenceVectors,
+    texts: Sequence[str],
+    *,
+    batch_size: int,
+    batch_tokens: int | None = None,
+) -> int:
+    """Encode those of ``texts`` that ``stored`` lacks (length-sorted batches under the token
+    cap, as passages are) and store them; the number encoded."""
+    from embeddings.batching import batch_tokens_for, encode_sorted
+
+    missing = stored.missing(texts)
+    if missing:
+        vectors = encode_sorted(
+            encoder,
+            missing,
+            max(1, batch_size),
+            max_tokens=batch_tokens_for(encoder, batch_tokens),
+        )
+        stored.put(missing, vectors)
+    return len(missing)
+
+
+class SentenceWriter:
+    """Stores the sentences of what an ingest adds, a batch of articles at a time. Storing is
+    an optimization: a failure (full disk, unwritable index folder) stops it for the rest of
+    the ingest, which goes on, and ``warning`` says why and what to do."""
+
+    def __init__(
+        self, encoder, root: Path, model: str, *, batch_size: int, batch_tokens: int | None
+    ) -> None:
+        self.encoder = encoder
+        self.root = Path(root)
+        self.stored = SentenceVectors(root, model, encoder.dim, writable=True)
+        self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
+        self.encoded = 0
+        self.warning: str | None = None
+
+    def add(self, articles: Sequence[tuple[str, Sequence[str]]]) -> None:
+        """``articles``: (article text, its passages' texts) of one ingest batch."""
+        import sqlite3
+
+        if self.warning is not None:
+            return
+        texts = [t for text, passages in articles for t in sentences_of(text, passages)]
+        try:
+            self.encoded += store_sentences(
+                self.encoder,
+                self.stored,
+                texts,
+                batch_size=self.batch_size,
+                batch_tokens=self.batch_tokens,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self.warning = (
+                f"sentence vectors not stored at {self.stored.path} ({exc}): answers encode "
+                "the sentences they read instead; once the folder is writable and has room, "
+                "run `rag index sentences`"
+            )
+            self.close()
+
+    def close(self) -> None:
+        self.stored.close()

@@ -169,6 +169,7 @@ class IngestReport:
     skipped: tuple[Skipped, ...] = ()
     seconds: float = 0.0
     added_ids: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what went wrong without failing the ingest
 
     def to_dict(self) -> dict:
         return {
@@ -179,4 +180,5 @@ class IngestReport:
                 {"source": s.source, "reason": s.reason, "line": s.line} for s in self.skipped
             ],
             "seconds": round(self.seconds, 3),
+            "warnings": list(self.warnings),
         }

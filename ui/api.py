@@ -275,6 +275,7 @@ def ingest_message(report) -> str:
         parts.append("no new article")
     if report.skipped:
         parts.append(f"skipped {len(report.skipped)}")
+    parts.extend(f"warning: {w}" for w in report.warnings)
     return "; ".join(parts)
 
 

@@ -9,6 +9,7 @@ Layout::
     <index>/segments/seg-000007/    rows.sqlite, vectors.faiss (absent: BM25 only), bm25/,
                                     segment.json
     <index>/.write.lock             held by the one writer
+    <index>/sentences.sqlite        sentence vectors by text (rag.store.sentence_vectors)
 
 A write never touches a live segment: an ingest writes one new segment and a new manifest in
 temporary folders, then switches CURRENT with an atomic rename (a streamed build,
@@ -22,7 +23,8 @@ Modules: ``layout`` (file names, format and tokenizer versions), ``files`` (dura
 storage errors), ``vectors`` (the vector-index interface and its FAISS implementation), ``rows``
 (a segment's SQLite rows), ``segment`` (a loaded segment), ``build`` (a new segment's files),
 ``snapshot`` (a loaded generation, and the current one shared by threads), ``manifest``,
-``merge`` (the merge policy), ``cache`` (vectors of an uncommitted write) and ``writer`` (Store).
+``merge`` (the merge policy), ``cache`` (vectors of an uncommitted write), ``sentence_vectors``
+(sentence vectors stored by text, outside the generations) and ``writer`` (Store).
 """
 
 from rag.store.cache import VectorCache
@@ -31,6 +33,7 @@ from rag.store.layout import FORMAT, SEGMENTS, TOKENIZER
 from rag.store.merge import MERGE_DELETED, MERGE_FACTOR, MERGE_FLOOR, plan_merge, segment_tier
 from rag.store.rows import SCHEMA, text_sha1
 from rag.store.segment import Counted, Segment, StoredChunk
+from rag.store.sentence_vectors import SentenceVectors
 from rag.store.snapshot import SegmentedVectors, Snapshot, SnapshotHolder
 from rag.store.vectors import (
     HNSW_EF_CONSTRUCTION,
@@ -57,6 +60,7 @@ __all__ = [
     "SCHEMA",
     "SEGMENTS",
     "SEGMENT_ROWS",
+    "SentenceVectors",
     "TOKENIZER",
     "Counted",
     "FaissVectors",

@@ -12,6 +12,7 @@ MANIFEST = "manifest.json"  # in a generation's folder
 SEGMENTS = "segments"  # the folder of the segment folders
 LOCK = ".write.lock"  # held by the one writer
 VECTOR_CACHE = ".vector-cache"
+SENTENCE_VECTORS = "sentences.sqlite"  # rag.store.sentence_vectors
 
 # In a segment's folder.
 ROWS = "rows.sqlite"

