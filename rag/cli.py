@@ -241,7 +241,7 @@ def sentences(index_dir, as_json) -> None:
     if not assistant.store.exists():
         assistant.store.open()  # IndexMissingError, with the how-to
     t0 = time.perf_counter()
-    articles, encoded, warning = assistant.store_sentences()
+    articles, encoded, warning = assistant.store_sentences(progress=not as_json)
     data = {
         "articles": articles,
         "encoded": encoded,

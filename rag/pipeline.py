@@ -362,10 +362,13 @@ class Assistant:
             cur = self._stored = SentenceVectors(self.store.root, snap.model, encoder.dim)
         return cur
 
-    def store_sentences(self) -> tuple[int, int, str | None]:
+    def store_sentences(self, *, progress: bool = False) -> tuple[int, int, str | None]:
         """Encode and store the sentences of every indexed article that the index's stored
         sentence vectors lack (an index built before they were, or by `rag embed`): the
-        articles read, the sentences encoded, and a warning if storing failed."""
+        articles read, the sentences encoded, and a warning if storing failed. ``progress``:
+        a bar over the articles (large indexes)."""
+        from tqdm import tqdm
+
         from rag.similarity import SentenceWriter
 
         with self._snapshots.lease() as snap:
@@ -383,6 +386,9 @@ class Assistant:
                 batch_tokens=self.settings.batch_tokens,
             )
             ids = [a["id"] for a in snap.articles()]
+            bar = tqdm(
+                total=len(ids), unit=" articles", desc="sentences", delay=2, disable=not progress
+            )
             try:
                 for i in range(0, len(ids), SENTENCE_ARTICLES):
                     batch = []
@@ -392,9 +398,11 @@ class Assistant:
                         if article is not None:
                             batch.append((article.text, [sc.chunk.text for sc in chunks]))
                     writer.add(batch)
+                    bar.update(len(batch))
                     if writer.warning:
                         break
             finally:
+                bar.close()
                 writer.close()
             return len(ids), writer.encoded, writer.warning
 
