@@ -155,3 +155,86 @@ def _settings_for(env: dict[str, str]):
     from rag.settings import Settings
 
     return Settings.load(env=env)
+
+
+def test_store_sentences_of_an_index_without_vectors_is_one_line(tiny_settings, seeds_dir):
+    from embeddings.encoder import EncoderChoice
+    from rag.errors import InputError
+
+    assistant = Assistant(tiny_settings)
+    assistant._choice = EncoderChoice(None, "none: BM25 only")  # as on a machine with no model
+    assistant.ingest([seeds_dir])
+    with pytest.raises(InputError, match="BM25 only"):
+        assistant.store_sentences()
+    assistant.close()
+
+
+@pytest.mark.slow
+def test_rag_index_sentences_killed_keeps_what_it_stored_and_the_rerun_finishes(
+    tmp_path, tiny_model_dir
+):
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    from rag.settings import Settings
+    from rag.similarity import sentences_of
+    from rag.store import SentenceVectors
+    from tests.rag.test_reliability_crash import (
+        REPO,
+        rag_cmd,
+        rag_env,
+        synthetic_articles,
+        write_jsonl,
+    )
+
+    root = tmp_path / "index"
+    records = [r for b in range(4) for r in synthetic_articles(b, 60)]
+    jsonl = write_jsonl(tmp_path / "articles.jsonl", records)
+    env = rag_env(tiny_model_dir)
+    subprocess.run(
+        rag_cmd("ingest", str(jsonl), "--index", str(root)), env=env, cwd=REPO, check=True
+    )
+    db = root / SENTENCE_VECTORS
+    kills = 0
+    for delay in (0.0, 0.3, 0.8):
+        proc = subprocess.Popen(
+            rag_cmd("index", "sentences", "--index", str(root), "--json"),
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        end = time.monotonic() + 120
+        while not db.exists() and proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+        kills += proc.returncode == -signal.SIGKILL
+        if db.exists():
+            conn = sqlite3.connect(db)
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.close()
+    assert kills >= 1, "no run was killed before it finished"
+    done = subprocess.run(
+        rag_cmd("index", "sentences", "--index", str(root), "--json"),
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["warning"] is None
+    assistant = Assistant(Settings.load(env={}, index_dir=root, embed_model=str(tiny_model_dir)))
+    snap = assistant.retriever().snapshot
+    stored = SentenceVectors(root, snap.model, assistant.encoder.dim)
+    for a in snap.articles():
+        article = snap.article(a["id"])
+        passages = [sc.chunk.text for sc in snap.chunks(snap.rows_of([a["id"]]))]
+        assert stored.missing(sentences_of(article.text, passages)) == []
+    stored.close()
+    assert assistant.ask("Hiệp ước mới thay thế những văn kiện nào?").found
+    assistant.close()
