@@ -465,6 +465,7 @@ class Assistant:
         """Read the index's segment files into the page cache (rag.store.warm): in a
         background thread (`rag serve`, returns None), or here with ``wait`` (the bytes read).
         Questions are answered meanwhile; they only find more pages in memory as it goes."""
+        from rag.store.layout import SENTENCE_VECTORS
         from rag.store.warm import WARM_SHARE, available_memory, segment_files, warm
 
         with self._snapshots.lease(required=False) as snap:
@@ -473,7 +474,9 @@ class Assistant:
         def run() -> int:
             t0 = time.perf_counter()
             budget = int(available_memory() * WARM_SHARE)
-            done = warm(segment_files(dirs), budget, self._closing)
+            # The stored sentence vectors last: a question reads a few pages of them.
+            files = [*segment_files(dirs), self.store.root / SENTENCE_VECTORS]
+            done = warm(files, budget, self._closing)
             log.info(
                 "read %.0f MiB of %s into the page cache in %.1f s",
                 done / 2**20,

@@ -84,6 +84,17 @@ def test_ingest_stores_every_sentence_a_question_reads(stored):
     assert counting.count == 1
 
 
+def test_a_server_warms_the_stored_sentences_after_the_segments(stored):
+    from rag.store.warm import segment_files
+
+    snap = stored.retriever().snapshot
+    segments = sum(
+        p.stat().st_size for p in segment_files([s.gen_dir for s in snap.segments]) if p.exists()
+    )
+    db = stored.store.root / SENTENCE_VECTORS
+    assert stored.warm(wait=True) == segments + db.stat().st_size
+
+
 def test_answers_are_the_same_with_and_without_stored_sentences(stored, tiny_settings):
     off = Assistant(tiny_settings.with_(sentence_vectors=False))  # same index, store unread
     assert off.retriever().similarity.stored is None
