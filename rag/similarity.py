@@ -64,6 +64,8 @@ class SentenceSimilarity:
                     found = self._read_stored(missing)
                     with self._lock:
                         self._cache.update(found)
+                        while len(self._cache) > self._size:
+                            self._cache.popitem(last=False)
                     missing = [t for t in missing if t not in found]
                 for i in range(0, len(missing), SMALL_BATCH):
                     group = missing[i : i + SMALL_BATCH]
