@@ -18,7 +18,8 @@ Questions are encoded in one batch (one at a time takes ~1 s each on a busy 2-co
 Candidates are ranked as rag.retrieve ranks them: the first stage (lexical, sentence, dense),
 then, with a sentence-cosine weight, its best RESCORE_DEPTH rescored, ties by row; every
 candidate's sentences are encoded once (cached by text), so the first run over a large index
-takes a while.
+takes a while (an index with stored sentence vectors reads them). ``--depth N``: rank as if
+RESCORE_DEPTH were N.
 
     .venv/bin/python benchmarks/fit_retrieval.py xquad-en-vi --cache .rag/eval
     .venv/bin/python benchmarks/fit_retrieval.py xquad-vi xquad-vi+news --cache .rag/eval \\
@@ -162,7 +163,13 @@ def main() -> None:
     p.add_argument("--cache", default="/tmp/qeval")
     p.add_argument("--news-size", type=int, default=5000)
     p.add_argument("--news-backend", default=None)
+    p.add_argument(
+        "--depth", type=int, help="rank as if rag.fusion.RESCORE_DEPTH were this (default: it)"
+    )
     a = p.parse_args()
+    if a.depth is not None:
+        fusion.RESCORE_DEPTH = a.depth  # read by fusion.rescored at each call
+    print(f"rescoring depth {fusion.RESCORE_DEPTH}")
     opened = []
     for name in a.datasets:
         backend = a.news_backend if name == "xquad-vi+news" else None

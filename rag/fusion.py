@@ -14,10 +14,10 @@ get a fourth, ``sentence_cosine``: the best cosine of the question's vector with
 the passage (rag.similarity, sentence vectors cached by text). A question asks about one
 sentence, which the passage's vector averages away: on the xquad-en-vi tuning half this
 sentence-level score alone ranks the gold passage first for 0.727 of the questions, the passage
-vector for 0.625. Encoding sentences costs too much for every candidate, so only the first
-stage's five best are rescored: the passages an answer reads the sentences of anyway (depth 10
-ranks as well as rescoring all, at twice the encoding; depth 5 is within three tuning questions
-of it).
+vector for 0.625. The first stage's ten best are rescored: as well as rescoring every candidate
+on the tuning halves, and cheap where the ingest stored the sentence vectors (a lookup each;
+rag.store.sentence_vectors). Depth 10 against 5, summed tuning MRR@10 of the three sets: 2.722
+against 2.713 (xquad-en-vi R@1 +3 questions, xquad-vi -1; eval/README.md, item 10).
 
 The weights are fitted per embedding model (the one the index was built with) and question
 language on the tuning split (the XQuAD articles whose title sorts in the first half;
@@ -43,7 +43,7 @@ from rag.tokens import FOLD_PREFIX, fold_accents, token_runs, tokenize
 
 RERANK_DEPTH = 30
 DENSE_DEPTH = 10
-RESCORE_DEPTH = 5
+RESCORE_DEPTH = 10
 FEATURES = ("lexical", "sentence", "dense", "sentence_cosine")
 
 # Per embedding model (the model the index was built with): (mode, question language) -> weights

@@ -63,7 +63,7 @@ class Settings:
     retriever: str = "hybrid"
     # Weight of the dense score in hybrid fusion; None picks one by the model in use.
     dense_weight: float | None = None
-    # Hybrid retrieval's second stage: the best five passages rescored by their best sentence's
+    # Hybrid retrieval's second stage: the best ten passages rescored by their best sentence's
     # cosine to the question (rag.fusion), for models with a weight for it.
     sentence_rescore: bool = True
     # Encode the sentences of ingested articles and store them beside the index

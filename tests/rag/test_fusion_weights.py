@@ -89,8 +89,8 @@ def test_the_second_stage_ranks_the_best_by_their_best_sentence(seeded_assistant
     # Lexical first stage, then only the sentence cosine (a tiny lexical weight breaks ties).
     table = {k: (1.0, 0.0, 0.0, 1e6) for k in fusion.WEIGHTS[fusion.FALLBACK_MODEL]}
     monkeypatch.setitem(fusion.WEIGHTS, model, table)
-    cands = retriever.candidates(q, 10, "hybrid")
     depth = fusion.RESCORE_DEPTH
+    cands = retriever.candidates(q, depth + 3, "hybrid")  # the seeds hold 14 passages
     assert len(cands) > depth
     assert all("sentence_cosine" in c.scores for c in cands[:depth])
     assert all("sentence_cosine" not in c.scores for c in cands[depth:])  # not encoded
