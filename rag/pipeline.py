@@ -391,12 +391,15 @@ class Assistant:
             )
             try:
                 for i in range(0, len(ids), SENTENCE_ARTICLES):
+                    part = ids[i : i + SENTENCE_ARTICLES]
+                    passages: dict[str, list[str]] = {a: [] for a in part}
+                    for sc in snap.chunks(snap.rows_of(part)):  # one read for the batch
+                        passages[sc.chunk.article_id].append(sc.chunk.text)
                     batch = []
-                    for article_id in ids[i : i + SENTENCE_ARTICLES]:
+                    for article_id in part:
                         article = snap.article(article_id)
-                        chunks = snap.chunks(snap.rows_of([article_id]))
                         if article is not None:
-                            batch.append((article.text, [sc.chunk.text for sc in chunks]))
+                            batch.append((article.text, passages[article_id]))
                     writer.add(batch)
                     bar.update(len(batch))
                     if writer.warning:

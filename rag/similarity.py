@@ -6,7 +6,7 @@ gì" (what Putin received): both sentences hold the question's words. The model 
 also meets an English question in a Vietnamese sentence. Sentence vectors are cached by text
 across questions (a passage's sentences are encoded once per process), and read from the
 index's stored sentence vectors (rag.store.sentence_vectors, written at ingest by
-``store_sentences``) before any is encoded, so a question costs one query encoding plus the
+``SentenceWriter``) before any is encoded, so a question costs one query encoding plus the
 sentences neither holds.
 """
 
@@ -122,30 +122,6 @@ def sentences_of(article_text: str, passages: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def store_sentences(
-    encoder,
-    stored: SentenceVectors,
-    texts: Sequence[str],
-    *,
-    batch_size: int,
-    batch_tokens: int | None = None,
-) -> int:
-    """Encode those of ``texts`` that ``stored`` lacks (length-sorted batches under the token
-    cap, as passages are) and store them; the number encoded."""
-    from embeddings.batching import batch_tokens_for, encode_sorted
-
-    missing = stored.missing(texts)
-    if missing:
-        vectors = encode_sorted(
-            encoder,
-            missing,
-            max(1, batch_size),
-            max_tokens=batch_tokens_for(encoder, batch_tokens),
-        )
-        stored.put(missing, vectors)
-    return len(missing)
-
-
 class SentenceWriter:
     """Stores the sentences of what an ingest adds, a batch of articles at a time. Storing is
     an optimization: a failure (full disk, unwritable index folder) stops it for the rest of
@@ -155,7 +131,6 @@ class SentenceWriter:
         self, encoder, root: Path, model: str, *, batch_size: int, batch_tokens: int | None
     ) -> None:
         self.encoder = encoder
-        self.root = Path(root)
         self.stored = SentenceVectors(root, model, encoder.dim, writable=True)
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
@@ -166,17 +141,23 @@ class SentenceWriter:
         """``articles``: (article text, its passages' texts) of one ingest batch."""
         import sqlite3
 
+        from embeddings.batching import batch_tokens_for, encode_sorted
+
         if self.warning is not None:
             return
         texts = [t for text, passages in articles for t in sentences_of(text, passages)]
         try:
-            self.encoded += store_sentences(
-                self.encoder,
-                self.stored,
-                texts,
-                batch_size=self.batch_size,
-                batch_tokens=self.batch_tokens,
-            )
+            # Those not stored yet, in length-sorted batches under the token cap (as passages).
+            missing = self.stored.missing(texts)
+            if missing:
+                vectors = encode_sorted(
+                    self.encoder,
+                    missing,
+                    max(1, self.batch_size),
+                    max_tokens=batch_tokens_for(self.encoder, self.batch_tokens),
+                )
+                self.stored.put(missing, vectors)
+            self.encoded += len(missing)
         except (sqlite3.Error, OSError) as exc:
             self.warning = (
                 f"sentence vectors not stored at {self.stored.path} ({exc}): answers encode "
