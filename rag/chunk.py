@@ -50,11 +50,14 @@ def chunk_text(
         start = text.index(stripped)
         return [(start, start + len(stripped))]
     spans: list[tuple[int, int]] = []
-    cursor = 0
+    cursor = after = 0
     for piece in _splitter(chunk_size, chunk_overlap).split_text(text):
         # Passages come back in order and overlap at most by chunk_overlap, so the next one
-        # starts at or after (previous start + 1): search from there to get its true offset.
-        start = text.find(piece, cursor)
+        # starts at or after the previous end less the overlap: searched from there first, or
+        # a repetitive text ("000…") would place it inside the previous passage.
+        start = text.find(piece, max(cursor, after))
+        if start < 0:
+            start = text.find(piece, cursor)
         if start < 0:  # the splitter only removes separators, so this cannot happen
             raise AssertionError("chunk is not a substring of its article")
         end = start + len(piece)
@@ -67,7 +70,7 @@ def chunk_text(
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
-        cursor = start + 1
+        cursor, after = start + 1, end - chunk_overlap
     return spans
 
 
