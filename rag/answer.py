@@ -8,14 +8,15 @@ question, the answer says nothing was found instead of citing noise.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from rag.fusion import coverage_terms, sentence_tokens
-from rag.query import Query, as_query
+from rag.query import QUESTION_WORDS, Query, as_query
 from rag.sentences import continues, split_sentences
-from rag.tokens import detect_language, fold_accents, normalize, syllables
+from rag.tokens import FOLD_PREFIX, detect_language, fold_accents, normalize, syllables
 from rag.types import Answer, Citation, Hit
 
 NOT_FOUND = {
@@ -77,6 +78,150 @@ MEANING: dict[str, Meaning] = {
 TOP_PASSAGE = 0.4
 
 
+# What each candidate sentence is ranked by when a model's cosines are at hand (the order of
+# SentenceRanker's weights): the share of the question's information it covers in syllables,
+# in bigrams within a phrase and in bigrams that join a question word to its neighbour; the
+# type it asks for held or missing; the event told the other way; focus words and pairs held;
+# the cosine, and both it and the coverage against the best candidate's; the passage's rank;
+# its place and length; how much it says beyond the question; English questions' own slopes.
+RANK_FEATURES = (
+    "unigrams",
+    "bigrams",
+    "junctions",
+    "has_type",
+    "missing_type",
+    "opposite_voice",
+    "focus",
+    "no_focus",
+    "focus_pairs",
+    "cosine",
+    "cosine_to_best",
+    "coverage_to_best",
+    "first_passage",
+    "passage_rank",
+    "lead",
+    "length",
+    "new_words",
+    "before_passage",
+    "english_cosine",
+    "english_coverage",
+    "cosine_above_floor",
+    "coverage",
+    "score",
+)
+
+
+@dataclass(frozen=True)
+class SentenceRanker:
+    """A linear score over the standardized RANK_FEATURES, fitted as a conditional logit (the
+    candidates of one question compete for holding its answer) on the tuning halves of
+    xquad-vi, xquad-en-vi and the seeds (benchmarks/fit_sentence_ranker.py)."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+
+    def score(self, features: Sequence[float]) -> float:
+        return sum(
+            w * (f - m) / d
+            for w, f, m, d in zip(self.weights, features, self.mean, self.scale, strict=True)
+        )
+
+
+# Fitted per model (benchmarks/fit_sentence_ranker.py prints these); eval/README.md, "What is
+# fitted", has the figures. A model not listed ranks sentences by MEANING's sum as before.
+RANKERS: dict[str, SentenceRanker] = {
+    "intfloat/multilingual-e5-small": SentenceRanker(
+        mean=(
+            0.0791,
+            0.01766,
+            0.003778,
+            0.199,
+            0.1338,
+            0.0004559,
+            0.5865,
+            0.174,
+            0.5463,
+            0.7916,
+            -0.06206,
+            -0.3711,
+            0.2032,
+            0.458,
+            0.2289,
+            3.299,
+            0.8061,
+            0.01749,
+            0.3603,
+            0.02022,
+            0.06548,
+            0.1054,
+            0.7179,
+        ),
+        scale=(
+            0.126,
+            0.04502,
+            0.01943,
+            0.3992,
+            0.3404,
+            0.02135,
+            0.4282,
+            0.3791,
+            0.4703,
+            0.0465,
+            0.0356,
+            0.3173,
+            0.4024,
+            0.2919,
+            0.4201,
+            0.5543,
+            0.105,
+            0.1311,
+            0.3784,
+            0.07333,
+            0.04875,
+            0.1719,
+            0.5174,
+        ),
+        weights=(
+            -0.2522,
+            0.3461,
+            0.0102,
+            0.3192,
+            -0.3743,
+            -0.04772,
+            1.298,
+            0.07006,
+            -0.4389,
+            0.8912,
+            1.164,
+            0.1541,
+            -0.1207,
+            0.9624,
+            -0.1076,
+            0.1618,
+            0.004058,
+            -0.3618,
+            0.8895,
+            -0.07247,
+            0.7952,
+            0.2845,
+            -0.7542,
+        ),
+    ),
+}
+# With a ranker, the answer also quotes the best sentence's passage's next-ranked sentence when
+# the ranker gives it at least this share of the odds of holding the answer (no new citation).
+SECOND_SHARE = 0.1
+
+
+def ranker_for(model: str | None) -> SentenceRanker | None:
+    if model is None:
+        return None
+    from embeddings.encoder import stands_for
+
+    return RANKERS.get(stands_for(model))
+
+
 def meaning_for(model: str | None) -> Meaning | None:
     if model is None:
         return None
@@ -134,6 +279,8 @@ class Sentence:
     cosine: float = 0.0  # with the question, by the model (0 without one)
     position: int = 0  # its place among the sentences of its passage
     focus: frozenset[str] = frozenset()  # the question's focus words it holds
+    features: tuple[float, ...] = ()  # RANK_FEATURES (with a model's cosines only)
+    rank: float = 0.0  # SentenceRanker's score, set by compose when the model has one
 
 
 _NUMBER = re.compile(
@@ -270,6 +417,7 @@ def score_sentences(
     grain = _DATE_BY_GRAIN.get(query.grain) if kind == "date" else None
     out = []
     candidates: list[tuple[int, int, int, str, float, int]] = []
+    by_part: list[tuple[float, float, float]] = []  # coverage in syllables, bigrams, junctions
     for hi in range(len(hits)):
         for pos, (s, e, text) in enumerate(passage_sentences(hits, hi, article_text)):
             if counted is not None and not states_count(counted, text):
@@ -281,7 +429,12 @@ def score_sentences(
                 continue
             toks = sentence_tokens(text, folded)
             toks = toks[0] if len(toks) == 1 else set().union(*toks)
-            covered = sum(v for t, v in shares.items() if t in toks)
+            parts = [0.0, 0.0, 0.0]
+            for t, v in shares.items():
+                if t in toks:
+                    parts[_term_part(t)] += v
+            covered = sum(parts)
+            by_part.append((parts[0], parts[1], parts[2]))
             bonus = TYPE_BONUS if kind != "other" and _has_type(query, text) else 0.0
             # A small prior for the passage's rank breaks ties toward the better passage.
             score = covered + bonus * covered + 0.02 / (1 + hi)
@@ -292,29 +445,86 @@ def score_sentences(
     lang = query.lang
     focus = query.focus
     pairs = query.focus_pairs
+    asked = set(syllables(normalize(query.text)))
     for i, (hi, s, e, text, score, pos) in enumerate(candidates):
         factor = 1.0
         held: frozenset[str] = frozenset()
-        if kind in ("place", "person", "number", "date") and not _has_type(query, text):
+        typed = kind in ("place", "person", "number", "date")
+        has_type = typed and _has_type(query, text)
+        if typed and not has_type:
             factor *= MISSING_TYPE  # "ở đâu?" is not answered by a sentence with no place
-        if opposite_voice(query.text, text):
+        opposite = opposite_voice(query.text, text)
+        if opposite:
             factor *= OPPOSITE_VOICE
+        words = set(syllables(normalize(text)))
+        focus_held = pairs_held = 0
         if focus:
-            words = set(syllables(normalize(text)))
             held = focus & (words | {fold_accents(w) for w in words})  # unaccented questions
+            focus_held = len(held)
             if not held:
                 factor *= MISSING_FOCUS
             if pairs:
                 joined = " ".join(syllables(normalize(text)))
-                held = held | {p for p in pairs if f" {p} " in f" {joined} "}
+                found = {p for p in pairs if f" {p} " in f" {joined} "}
+                pairs_held = len(found)
+                held = held | found
         coverage = score * factor
         cosine = float(sims[i]) if sims is not None else 0.0
+        features: tuple[float, ...] = ()
         if sims is not None:
             score = coverage + meaning.bonus(cosine, lang) * factor
+            english = float(lang == "en")
+            features = (
+                *by_part[i],
+                float(has_type),
+                float(typed and not has_type),
+                float(opposite),
+                focus_held / len(focus) if focus else 1.0,
+                float(bool(focus) and not focus_held),
+                pairs_held / len(pairs) if pairs else 1.0,
+                cosine,
+                0.0,  # cosine_to_best and coverage_to_best: set once all are scored
+                0.0,
+                float(hi == 0),
+                1 / (1 + hi),
+                float(pos == 0),
+                math.log(len(words) + 1),
+                len(words - asked - QUESTION_WORDS) / max(1, len(words)),
+                float(s < hits[hi].chunk.start),
+                english * cosine,
+                english * coverage,
+                max(0.0, cosine - (meaning.floor_en if lang == "en" else meaning.floor)),
+                coverage,
+                score,
+            )
         else:
             score = coverage
-        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor, pos, held))
+        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor, pos, held, features))
+    if sims is not None and out:
+        top_cosine = max(s.features[9] for s in out)
+        top_coverage = max(s.coverage for s in out)
+        out = [
+            replace(
+                s,
+                features=(
+                    *s.features[:10],
+                    s.features[9] - top_cosine,
+                    s.coverage - top_coverage,
+                    *s.features[12:],
+                ),
+            )
+            for s in out
+        ]
     return out
+
+
+def _term_part(term: str) -> int:
+    """0 for a syllable, 1 for a bigram within a phrase, 2 for a bigram that joins a question
+    word to its neighbour ("lược_đã", "năm_nào"): its idf says little about the answer."""
+    parts = term.removeprefix(FOLD_PREFIX).split("_")
+    if len(parts) == 1:
+        return 0
+    return 2 if any(p in QUESTION_WORDS for p in parts) else 1
 
 
 def _memo(article_text: Callable[[str], str | None]) -> Callable[[str], str | None]:
@@ -436,6 +646,11 @@ def compose(
     ranked = sorted(
         sentences, key=lambda s: (-(s.score + prior * (s.hit_index == 0)), s.hit_index, s.start)
     )
+    # The fitted odds of holding the answer (hybrid retrieval's candidates, which it was
+    # fitted on): whether a second sentence of the best one's passage is worth quoting.
+    ranker = ranker_for(model) if meaning is not None and mode == "hybrid" else None
+    if ranker is not None:
+        sentences = [replace(s, rank=ranker.score(s.features)) for s in sentences]
     # A question of two questions ("... đã tới Moskva chưa, và ông Putin mong gì?"): the best
     # sentence for each part, so that one answer does not crowd out the other.
     part_bests = []
@@ -533,6 +748,27 @@ def compose(
                 continue
             also_cited[len(chosen)] = []
             chosen.append(s)
+    if ranker is not None and len(chosen) < limit:
+        # The ranker torn between two sentences of the best one's passage: quote both (the
+        # passage is cited already).
+        top = max(s.rank for s in sentences)
+        odds = sum(math.exp(s.rank - top) for s in sentences)
+        second = max(
+            (s for s in sentences if s.hit_index == best.hit_index and not _same_place(s, best)),
+            key=lambda s: s.rank,
+            default=None,
+        )
+        if (
+            second is not None
+            and math.exp(second.rank - top) / odds >= SECOND_SHARE
+            and not any(_same_place(c, second) or _same_fact(c.text, second.text) for c in chosen)
+            # The rules of any further sentence: what a typed question asks for, the list's
+            # words and pairs.
+            and not (typed and not _has_type(query, second.text))
+            and not (kind == "list" and not best.focus <= second.focus)
+        ):
+            also_cited[len(chosen)] = []
+            chosen.append(second)
     order = _reading_order(chosen, hits)
     numbers: dict[int, int] = {}
     highlights: dict[int, list[tuple[int, int]]] = {}

@@ -319,3 +319,62 @@ def test_hybrid_answers_rank_the_first_passage_ahead():
     assert hybrid.text.startswith("Hiệp ước được ký tại Bình Nhưỡng sau"), hybrid.text
     assert dense.text.startswith("Hiệp ước được ký tại thủ đô"), dense.text
     assert TOP_PASSAGE > 0
+
+
+def test_question_word_bigrams_are_told_apart_from_a_phrases_bigrams():
+    from rag.answer import _term_part
+
+    assert [_term_part(t) for t in ("sứa", "sứa_lược", "lược_đã", "năm_nào")] == [0, 1, 2, 2]
+
+
+def test_the_fitted_ranker_reads_every_feature_the_candidates_carry():
+    import numpy as np
+
+    from rag.answer import RANK_FEATURES, RANKERS, meaning_for, score_sentences
+
+    model = "intfloat/multilingual-e5-small"
+    assert model in RANKERS
+    for ranker in RANKERS.values():
+        assert len(ranker.mean) == len(ranker.scale) == len(ranker.weights) == len(RANK_FEATURES)
+    q = "Hiệp ước được ký ở đâu?"
+    hits = _passages("Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm. Hai bên họp báo.")
+    idf = {t: 1.0 for t in query_terms(q)}
+    sents = score_sentences(
+        q, hits, idf, cosines=lambda ts: np.full(len(ts), 0.9), meaning=meaning_for(model)
+    )
+    assert len(sents) == 2 and all(len(s.features) == len(RANK_FEATURES) for s in sents)
+    place = next(s for s in sents if "Bình Nhưỡng" in s.text)
+    other = next(s for s in sents if "họp báo" in s.text)
+    assert RANKERS[model].score(place.features) > RANKERS[model].score(other.features)
+    # Without a model's cosines no features are computed (BM25, the tiny test models).
+    assert all(s.features == () for s in score_sentences(q, hits, idf))
+
+
+WHY = (
+    "Nga cần hiệp ước mới vì tình hình địa chính trị trên thế giới đã thay đổi. "
+    "Quan hệ song phương đã chuyển biến sâu sắc trong thời gian gần đây."
+)
+
+
+def test_a_second_sentence_of_the_passage_is_quoted_when_the_ranker_is_torn(monkeypatch):
+    # A ranker that reads only the cosine: near-equal cosines split the odds, and the answer
+    # quotes both sentences of the passage under its one citation; far apart, only the best.
+    from rag import answer
+    from rag.answer import RANK_FEATURES, SentenceRanker
+
+    n = len(RANK_FEATURES)
+    weights = tuple(50.0 if f == "cosine" else 0.0 for f in RANK_FEATURES)
+    monkeypatch.setitem(
+        answer.RANKERS,
+        "intfloat/multilingual-e5-small",
+        SentenceRanker((0.0,) * n, (1.0,) * n, weights),
+    )
+    q = "Vì sao Nga cần hiệp ước mới?"
+    torn = _by_meaning(q, _passages(WHY), "song phương", 0.89, 0.90, "hybrid")
+    assert "thay đổi. [1]" in torn.text and "gần đây. [1]" in torn.text, torn.text
+    assert [c.n for c in torn.citations] == [1]
+    sure = _by_meaning(q, _passages(WHY), "song phương", 0.80, 0.90, "hybrid")
+    assert "song phương" not in sure.text and "thay đổi. [1]" in sure.text, sure.text
+    # Other modes have no fitted odds: the second sentence covers too little to be quoted.
+    dense = _by_meaning(q, _passages(WHY), "song phương", 0.89, 0.90, "dense")
+    assert "song phương" not in dense.text, dense.text
