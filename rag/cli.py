@@ -263,13 +263,19 @@ def sentences(index_dir, as_json) -> None:
 
 @index.command()
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), help=INDEX_HELP)
-@click.option("--full", is_flag=True, help="Merge every segment into one, dropping deleted rows.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Merge every segment into one, dropping deleted rows and unused sentence vectors.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def optimize(index_dir, full, as_json) -> None:
     """Merge segments: small ones of similar size (the merge policy), or all with --full.
 
     A segment whose FAISS index is not the kind RAG_FAISS_THRESHOLD gives its rows (exact
     below, HNSW from it on; an index written under another threshold) is rewritten alone.
+    --full also deletes the stored sentence vectors that no indexed article needs any more
+    (of articles deleted or replaced, or of another model).
 
     Readers keep answering meanwhile; each merge is one commit, so an interrupted run loses
     nothing.
@@ -284,9 +290,12 @@ def optimize(index_dir, full, as_json) -> None:
         assistant.store.open()  # IndexMissingError, with the how-to
     t0 = time.perf_counter()
     merges = assistant.optimize(full=full, reindex=True)
+    pruned, kept = assistant.prune_sentences() if full else (0, None)
     info = assistant.info()
     data = {
         "merges": merges,
+        "sentence_vectors_deleted": pruned,
+        "sentence_vectors_kept": kept,
         "segments": info.get("segments"),
         "articles": info.get("articles"),
         "chunks": info.get("chunks"),
@@ -300,6 +309,8 @@ def optimize(index_dir, full, as_json) -> None:
         f"{merges} merge(s) in {data['seconds']:.1f} s: {data['segments']} segment(s), "
         f"{data['articles']} article(s), {data['chunks']} passage(s) ({data['generation']})"
     )
+    if full and (pruned or kept):
+        click.echo(f"sentence vectors: {pruned} deleted, {kept} kept")
 
 
 @cli.command()

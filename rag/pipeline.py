@@ -409,6 +409,53 @@ class Assistant:
                 writer.close()
             return len(ids), writer.encoded, writer.warning
 
+    def prune_sentences(self) -> tuple[int, int]:
+        """Delete the stored sentence vectors no indexed article's sentences need any more
+        (articles deleted or replaced, another model's): (deleted, kept). Under the index's
+        writer lock, so no ingest stores vectors meanwhile; questions go on reading."""
+        import sqlite3
+
+        from rag.errors import StorageError
+        from rag.similarity import sentences_of
+        from rag.store import SentenceVectors
+        from rag.store.layout import SENTENCE_VECTORS
+        from rag.store.sentence_vectors import sentence_key
+
+        path = self.store.root / SENTENCE_VECTORS
+        if not path.is_file():
+            return 0, 0
+        with (
+            self.store.lock(timeout=LOCK_WAIT_SECONDS),
+            self._snapshots.lease(required=False, current=True) as snap,
+        ):
+            keep: set[bytes] = set()
+            if snap is not None and snap.model is not None:
+                ids = [a["id"] for a in snap.articles()]
+                for i in range(0, len(ids), SENTENCE_ARTICLES):
+                    part = ids[i : i + SENTENCE_ARTICLES]
+                    passages: dict[str, list[str]] = {a: [] for a in part}
+                    for sc in snap.chunks(snap.rows_of(part)):  # one read for the batch
+                        passages[sc.chunk.article_id].append(sc.chunk.text)
+                    for article_id in part:
+                        article = snap.article(article_id)
+                        if article is not None:
+                            keep.update(
+                                sentence_key(snap.model, t)
+                                for t in sentences_of(article.text, passages[article_id])
+                            )
+            # Pruning reads keys only: no model or dimension of its own.
+            store = SentenceVectors(self.store.root, "", 0, writable=True)
+            try:
+                deleted = store.prune(keep)
+                return deleted, store.count()
+            except (sqlite3.Error, OSError) as exc:
+                raise StorageError(
+                    f"could not prune the sentence vectors at {path} ({exc}); nothing was "
+                    "deleted: make the index folder writable, free some space and run it again"
+                ) from None
+            finally:
+                store.close()
+
     def _chunking(self, base: Snapshot | None) -> tuple[int, int]:
         """An existing index keeps the chunking it was built with, so its passages stay alike."""
         if base is not None and base.size > 0:

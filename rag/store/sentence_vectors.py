@@ -101,6 +101,27 @@ class SentenceVectors:
             with conn:
                 conn.executemany("INSERT OR REPLACE INTO vectors (key, vec) VALUES (?, ?)", rows)
 
+    def prune(self, keep: set[bytes]) -> int:
+        """Delete every stored vector whose key is not in ``keep`` (of any model), in one
+        transaction, then give the space back to the file system (VACUUM: it needs room for a
+        copy of what is kept; without it the rows are gone and the file keeps its size).
+        Returns the number deleted."""
+        if not self.writable:
+            raise RuntimeError("SentenceVectors opened read-only")
+        with self._lock:
+            conn = self._connection()
+            assert conn is not None
+            gone = [(key,) for (key,) in conn.execute("SELECT key FROM vectors") if key not in keep]
+            if not gone:
+                return 0
+            with conn:
+                conn.executemany("DELETE FROM vectors WHERE key = ?", gone)
+            try:
+                conn.execute("VACUUM")
+            except sqlite3.OperationalError:
+                pass  # a full disk: the rows are deleted; the file shrinks at the next prune
+            return len(gone)
+
     def count(self) -> int:
         """Every stored vector (of every model)."""
         with self._lock:

@@ -249,3 +249,70 @@ def test_rag_index_sentences_killed_keeps_what_it_stored_and_the_rerun_finishes(
     stored.close()
     assert assistant.ask("Hiệp ước mới thay thế những văn kiện nào?").found
     assistant.close()
+
+
+def test_optimize_full_deletes_the_sentence_vectors_no_article_needs(
+    tmp_path, tiny_model_dir, seeds_dir
+):
+    from rag.store import SentenceVectors
+
+    runner = CliRunner()
+    env = {
+        "RAG_INDEX_DIR": str(tmp_path / "idx"),
+        "RAG_EMBED_MODEL": str(tiny_model_dir),
+        "RAG_SENTENCE_VECTORS": "true",
+    }
+    assert runner.invoke(cli, ["ingest", str(seeds_dir)], env=env).exit_code == 0
+
+    def stored() -> int:
+        vectors = SentenceVectors(tmp_path / "idx", "", 0)
+        try:
+            return vectors.count()
+        finally:
+            vectors.close()
+
+    five = stored()
+    assistant = Assistant(_settings_for(env))
+    gone = assistant.retriever().snapshot.articles()[0]["id"]
+    assert assistant.delete(gone)
+    assistant.close()
+    assert stored() == five  # content-addressed: a delete leaves them, unused
+
+    r = runner.invoke(cli, ["index", "optimize", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["sentence_vectors_deleted"] == 0 and stored() == five
+    r = runner.invoke(cli, ["index", "optimize", "--full", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["articles"] == 4 and data["sentence_vectors_deleted"] > 0
+    assert data["sentence_vectors_deleted"] + data["sentence_vectors_kept"] == five
+    assert stored() == data["sentence_vectors_kept"]
+    # Nothing a live article needs was deleted: filling the store encodes none, and a
+    # question reads every sentence it brings up from it.
+    r = runner.invoke(cli, ["index", "sentences"], env=env)
+    assert r.exit_code == 0 and r.stdout.startswith("0 sentence(s) encoded"), r.output
+    assistant = Assistant(_settings_for(env))
+    sim = assistant.retriever().similarity
+    counting = Counting(sim.encoder)
+    sim.encoder = counting
+    for q in QUESTIONS:
+        sim.for_question(q)(read_sentences(assistant, q))
+    assert counting.count == 0
+    assistant.close()
+    r = runner.invoke(cli, ["index", "optimize", "--full"], env=env)
+    assert r.exit_code == 0 and "sentence vectors: 0 deleted" in r.stdout, r.output
+
+
+def test_a_store_that_cannot_be_pruned_is_one_line_and_left_as_it_was(tiny_settings, seeds_dir):
+    from rag.errors import StorageError
+
+    assistant = Assistant(tiny_settings)
+    assistant.ingest([seeds_dir])
+    path = tiny_settings.index_dir / SENTENCE_VECTORS
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(StorageError) as err:
+        assistant.prune_sentences()
+    assert "\n" not in str(err.value) and "sentence vectors" in str(err.value)
+    assert path.read_bytes() == b"not a database" * 100
+    assert assistant.ask(QUESTIONS[0]).found  # questions go on
+    assistant.close()
