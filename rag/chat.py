@@ -21,6 +21,9 @@ builds on the second's rewrite):
    question's subject (the words before its verb).
 5. A pronoun none of these resolves keeps the previous question's content beside it, so that
    retrieval still sees what the conversation is about.
+6. So does a thing named with a demonstrative ("sắc lệnh đó", "chuyến đi này"), and a reply
+   asked for with no object ("Ukraine đã phản ứng thế nào?", "How did Kim respond?"): what it
+   refers to or replies to is in the previous question.
 
 A question that is none of these is standalone and left as it is.
 """
@@ -61,6 +64,17 @@ _PEOPLE_VI = re.compile(r"\b(ông ấy|bà ấy|anh ấy|chị ấy|ông ta|bà 
 _ASKS_WHO = re.compile(r"\b(?:ai|who|whom)\b|\b(?:trợ lý|người|nhà lãnh đạo|ông|bà) nào\b", re.I)
 _THING_EN = re.compile(r"\b(it)\b", re.I)
 _THING_VI = re.compile(r"\b(nó)\b", re.I)
+# A noun then a demonstrative ("sắc lệnh đó", "chuyến đi này"); "that"/"this" before a noun.
+_DEMONSTRATIVE = re.compile(
+    r"\b[^\W\d_]+\s+(?:đó|này|ấy|kia)\b(?!\s*(?:là|\?))|\b(?:that|this|those|these)\s+[a-z]+",
+    re.I,
+)
+# A reply with no object: the question ends at the verb and its question phrase.
+_REPLY = re.compile(
+    r"\b(?:phản ứng|đáp lại|đáp trả|phản hồi|trả lời)\s+(?:thế nào|như thế nào|ra sao|gì)"
+    r"\s*\??\s*$|\b(?:react|respond|reply|answer)\s*\??\s*$",
+    re.I,
+)
 # Capitalised words that start questions or sentences without naming anyone.
 _NOT_NAMES = frozenset(
     "what which who whom whose when where why how did does do is are was were the a an in on "
@@ -277,4 +291,6 @@ def rewrite(question: str, history: Sequence[tuple[str, str]]) -> str | None:
             out = out[:1].upper() + out[1:]
         else:
             out = f"{out.rstrip()} ({_context(prev_q)})"
+    elif out == question and (_DEMONSTRATIVE.search(out) or _REPLY.search(out)):
+        out = f"{out.rstrip()} ({_context(prev_q)})"
     return out if out != question else None

@@ -108,3 +108,12 @@ def test_the_follow_up_of_the_ui_docs_is_rewritten_and_answered(assistant):
     a2 = assistant.ask("Nó được ký ở đâu?", history=[(first, a1.text)])
     assert a2.rewritten_query is not None and a2.rewritten_query.startswith("Hiệp ước")
     assert "Bình Nhưỡng" in a2.text, a2.text
+
+
+@pytest.mark.slow
+def test_the_follow_up_with_a_demonstrative_of_the_readme_is_answered(assistant):
+    first = "Ông Kim Jong-un có chuyến thăm vùng Viễn đông Nga khi nào?"
+    a1 = assistant.ask(first)
+    a2 = assistant.ask("Chuyến đi đó kéo dài bao lâu?", history=[(first, a1.text)])
+    assert a2.rewritten_query is not None and "Viễn đông Nga" in a2.rewritten_query
+    assert "gần một tuần" in a2.text, a2.text

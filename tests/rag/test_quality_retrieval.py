@@ -177,6 +177,28 @@ TREATY_ANSWER = (
             "Which documents will it replace?",
             "Which documents will it replace? (Putin and Kim sign the treaty)",
         ),
+        # So does a thing named with a demonstrative, and a reply asked for with no object.
+        (
+            [("Ông Kim Jong-un có chuyến thăm vùng Viễn đông Nga khi nào?", "tháng 9 [1]")],
+            "Chuyến đi đó kéo dài bao lâu?",
+            "Chuyến đi đó kéo dài bao lâu? (Ông Kim Jong-un có chuyến thăm vùng Viễn đông Nga)",
+        ),
+        (
+            [("Bình Nhưỡng hy vọng đưa bao nhiêu lao động đến Donbas?", "hơn 1.000 [1]")],
+            "Ukraine đã phản ứng thế nào?",
+            "Ukraine đã phản ứng thế nào? (Bình Nhưỡng hy vọng đưa lao động đến Donbas)",
+        ),
+        (
+            [("What did Putin give Kim?", "a car [1]")],
+            "How did Kim respond?",
+            "How did Kim respond? (Putin give Kim)",
+        ),
+        # A question that stands on its own is left as it is.
+        (
+            [("Nga và Triều Tiên ký gì?", TREATY_ANSWER)],
+            "Ai ký hiệp ước?",
+            None,
+        ),
     ],
 )
 def test_rewrite_keeps_what_a_pronoun_or_ellipsis_stands_for(history, question, standalone):
