@@ -564,7 +564,8 @@ def _reading_order(chosen: list[Sentence], hits: list[Hit]) -> list[int]:
     """The order in which the answer quotes ``chosen`` (the best sentence first in the list):
     sentences that follow one another in an article stay together in reading order, so a
     continuation ("Cụ thể, …") never comes before the sentence it continues; the run that
-    holds the best sentence comes first, the others in the order of their passages."""
+    holds the best sentence comes first, the others in the order of their passages; the best
+    sentence opens its run unless it continues the sentence before it."""
     by_place = sorted(range(len(chosen)), key=lambda i: (chosen[i].hit_index, chosen[i].start))
     after: dict[int, int] = {}
     for i in by_place:
@@ -576,6 +577,10 @@ def _reading_order(chosen: list[Sentence], hits: list[Hit]) -> list[int]:
             ):
                 after[j] = i
                 break
+    # The best sentence leads unless it continues the one before it ("Cụ thể, …").
+    lead = next((j for j, i in after.items() if i == 0), None)
+    if lead is not None and not continues(chosen[0].text):
+        del after[lead]
     runs = []
     for i in by_place:
         if i in after.values():
@@ -640,17 +645,21 @@ def compose(
         return Answer(question, NOT_FOUND[lang], False, mode=mode, model=model)
     sentences = score_sentences(query, hits, idf, known, cosines, meaning, article_text)
     order_key = lambda s: (-s.score, s.hit_index, s.start)  # noqa: E731
+    # The fitted odds of holding the answer (hybrid retrieval's candidates, which it was
+    # fitted on): whether a sentence beside the best one is worth quoting.
+    ranker = ranker_for(model) if meaning is not None and mode == "hybrid" else None
+    share: dict[tuple[int, int], float] = {}
+    if ranker is not None and sentences:
+        sentences = [replace(s, rank=ranker.score(s.features)) for s in sentences]
+        top = max(s.rank for s in sentences)
+        odds = sum(math.exp(s.rank - top) for s in sentences)
+        share = {(s.hit_index, s.start): math.exp(s.rank - top) / odds for s in sentences}
     # Sentences by meaning rank hybrid retrieval's first passage ahead (TOP_PASSAGE); the
     # thresholds below read the scores without it.
     prior = TOP_PASSAGE if meaning is not None and mode == "hybrid" else 0.0
     ranked = sorted(
         sentences, key=lambda s: (-(s.score + prior * (s.hit_index == 0)), s.hit_index, s.start)
     )
-    # The fitted odds of holding the answer (hybrid retrieval's candidates, which it was
-    # fitted on): whether a second sentence of the best one's passage is worth quoting.
-    ranker = ranker_for(model) if meaning is not None and mode == "hybrid" else None
-    if ranker is not None:
-        sentences = [replace(s, rank=ranker.score(s.features)) for s in sentences]
     # A question of two questions ("... đã tới Moskva chưa, và ông Putin mong gì?"): the best
     # sentence for each part, so that one answer does not crowd out the other.
     part_bests = []
@@ -740,6 +749,9 @@ def compose(
                 # Near the best by its cosine alone: the model finds most sentences of an
                 # article on its topic; one the answer would not quote alone adds nothing.
                 continue
+            if share and share[(s.hit_index, s.start)] < SECOND_SHARE:
+                # Near the best by score, but the fitted odds say it holds no answer.
+                continue
             if kind == "list" and not best.focus <= s.focus:
                 # More of a list tells the same event: a sentence that misses a word or pair
                 # of the question the best sentence holds is off it ("hiệp ước là văn kiện
@@ -751,8 +763,6 @@ def compose(
     if ranker is not None and len(chosen) < limit:
         # The ranker torn between two sentences of the best one's passage: quote both (the
         # passage is cited already).
-        top = max(s.rank for s in sentences)
-        odds = sum(math.exp(s.rank - top) for s in sentences)
         second = max(
             (s for s in sentences if s.hit_index == best.hit_index and not _same_place(s, best)),
             key=lambda s: s.rank,
@@ -760,7 +770,7 @@ def compose(
         )
         if (
             second is not None
-            and math.exp(second.rank - top) / odds >= SECOND_SHARE
+            and share[(second.hit_index, second.start)] >= SECOND_SHARE
             and not any(_same_place(c, second) or _same_fact(c.text, second.text) for c in chosen)
             # The rules of any further sentence: what a typed question asks for, the list's
             # words and pairs.

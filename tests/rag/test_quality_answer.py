@@ -378,3 +378,27 @@ def test_a_second_sentence_of_the_passage_is_quoted_when_the_ranker_is_torn(monk
     # Other modes have no fitted odds: the second sentence covers too little to be quoted.
     dense = _by_meaning(q, _passages(WHY), "song phương", 0.89, 0.90, "dense")
     assert "song phương" not in dense.text, dense.text
+
+
+def test_a_further_sentence_needs_a_tenth_of_the_fitted_odds(monkeypatch):
+    # Another passage's sentence near the best by its terms: quoted without a ranker (dense
+    # mode), left out when the fitted odds (here: the cosine alone) give it almost nothing.
+    from rag import answer
+    from rag.answer import RANK_FEATURES, SentenceRanker
+
+    n = len(RANK_FEATURES)
+    weights = tuple(200.0 if f == "cosine" else 0.0 for f in RANK_FEATURES)
+    monkeypatch.setitem(
+        answer.RANKERS,
+        "intfloat/multilingual-e5-small",
+        SentenceRanker((0.0,) * n, (1.0,) * n, weights),
+    )
+    q = "Hiệp ước được ký ở đâu?"
+    hits = _passages(
+        "Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm.",
+        "Hiệp ước được ký tại thủ đô Bình Nhưỡng của Triều Tiên hôm 19/6.",
+    )
+    dense = _by_meaning(q, hits, "19/6", 0.88, 0.90, "dense")
+    assert "[1]" in dense.text and "19/6. [2]" in dense.text, dense.text
+    hybrid = _by_meaning(q, hits, "19/6", 0.88, 0.90, "hybrid")
+    assert "19/6" not in hybrid.text and [c.n for c in hybrid.citations] == [1], hybrid.text
