@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality_eval import split_items  # noqa: E402
-from rag.answer import TOP_PASSAGE, meaning_for, score_sentences  # noqa: E402
+from benchmarks.quality_eval import answer_candidates, split_items  # noqa: E402
+from rag.answer import TOP_PASSAGE  # noqa: E402
 from rag.datasets import load_dataset  # noqa: E402
 from rag.evaluation.index_cache import open_eval_index  # noqa: E402
 from rag.metrics import contains_answer  # noqa: E402
@@ -34,30 +34,14 @@ PRIORS = (0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 def features(assistant, items) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per answerable question: each candidate sentence's score, whether it is of the first
     hit, whether it holds an accepted answer."""
-    retriever = assistant.retriever()
-    meaning = meaning_for(retriever.encoder.model_id)
-
-    def article_text(article_id: str) -> str | None:
-        return getattr(retriever.snapshot.article(article_id), "text", None)
-
-    out = []
-    for item in items:
-        if not item.answerable:
-            continue
-        query = retriever.prepare(item.question, "hybrid")
-        hits = assistant.search(item.question, k=5)
-        cosines = retriever.similarity.for_question(query.text, query.vector)
-        sents = score_sentences(
-            query, hits, retriever.idf, retriever.known, cosines, meaning, article_text
+    return [
+        (
+            np.array([s.score for s in sents]),
+            np.array([s.hit_index == 0 for s in sents]),
+            np.array([contains_answer(s.text, item.answers) for s in sents]),
         )
-        out.append(
-            (
-                np.array([s.score for s in sents]),
-                np.array([s.hit_index == 0 for s in sents]),
-                np.array([contains_answer(s.text, item.answers) for s in sents]),
-            )
-        )
-    return out
+        for item, sents in answer_candidates(assistant, items)
+    ]
 
 
 def right(rows, prior: float) -> int:

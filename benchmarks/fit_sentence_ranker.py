@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality_eval import split_items  # noqa: E402
-from rag.answer import RANK_FEATURES, TOP_PASSAGE, meaning_for, score_sentences  # noqa: E402
+from benchmarks.quality_eval import answer_candidates, split_items  # noqa: E402
+from rag.answer import RANK_FEATURES, TOP_PASSAGE  # noqa: E402
 from rag.datasets import load_dataset  # noqa: E402
 from rag.evaluation.index_cache import open_eval_index  # noqa: E402
 from rag.metrics import contains_answer  # noqa: E402
@@ -36,22 +36,8 @@ Group = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def candidates(assistant, items) -> list[Group]:
-    retriever = assistant.retriever()
-    meaning = meaning_for(retriever.encoder.model_id)
-
-    def article_text(article_id: str) -> str | None:
-        return getattr(retriever.snapshot.article(article_id), "text", None)
-
     out = []
-    for item in items:
-        if not item.answerable:
-            continue
-        query = retriever.prepare(item.question, "hybrid")
-        hits = assistant.search(item.question, k=5)
-        cosines = retriever.similarity.for_question(query.text, query.vector)
-        sents = score_sentences(
-            query, hits, retriever.idf, retriever.known, cosines, meaning, article_text
-        )
+    for item, sents in answer_candidates(assistant, items):
         if not sents:
             out.append((np.zeros((0, len(RANK_FEATURES))), np.zeros(0), np.zeros(0)))
             continue

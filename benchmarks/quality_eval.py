@@ -42,6 +42,32 @@ def split_items(ds: EvalDataset, split: str) -> EvalDataset:
     return EvalDataset(ds.name, ds.corpus, ds.articles, keep, ds.description + f" [{split}]")
 
 
+def answer_candidates(assistant, items, k: int = 5):
+    """(item, its candidate sentences) for each answerable item: hybrid retrieval's top ``k``
+    scored by rag.answer.score_sentences with the model's cosines and the articles' text, as
+    an answer reads them."""
+    from rag.answer import meaning_for, score_sentences
+
+    retriever = assistant.retriever()
+    meaning = meaning_for(retriever.encoder.model_id)
+
+    def article_text(article_id: str) -> str | None:
+        return getattr(retriever.snapshot.article(article_id), "text", None)
+
+    for item in items:
+        if not item.answerable:
+            continue
+        query = retriever.prepare(item.question, "hybrid")
+        hits = assistant.search(item.question, k=k)
+        cosines = retriever.similarity.for_question(query.text, query.vector)
+        yield (
+            item,
+            score_sentences(
+                query, hits, retriever.idf, retriever.known, cosines, meaning, article_text
+            ),
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("dataset")

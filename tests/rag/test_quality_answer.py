@@ -356,19 +356,24 @@ WHY = (
 )
 
 
-def test_a_second_sentence_of_the_passage_is_quoted_when_the_ranker_is_torn(monkeypatch):
-    # A ranker that reads only the cosine: near-equal cosines split the odds, and the answer
-    # quotes both sentences of the passage under its one citation; far apart, only the best.
+def _cosine_ranker(monkeypatch, weight: float) -> None:
+    """The multilingual model's fitted odds replaced by ones that read only the cosine."""
     from rag import answer
     from rag.answer import RANK_FEATURES, SentenceRanker
 
     n = len(RANK_FEATURES)
-    weights = tuple(50.0 if f == "cosine" else 0.0 for f in RANK_FEATURES)
+    weights = tuple(weight if f == "cosine" else 0.0 for f in RANK_FEATURES)
     monkeypatch.setitem(
         answer.RANKERS,
         "intfloat/multilingual-e5-small",
         SentenceRanker((0.0,) * n, (1.0,) * n, weights),
     )
+
+
+def test_a_second_sentence_of_the_passage_is_quoted_when_the_ranker_is_torn(monkeypatch):
+    # A ranker that reads only the cosine: near-equal cosines split the odds, and the answer
+    # quotes both sentences of the passage under its one citation; far apart, only the best.
+    _cosine_ranker(monkeypatch, 50.0)
     q = "Vì sao Nga cần hiệp ước mới?"
     torn = _by_meaning(q, _passages(WHY), "song phương", 0.89, 0.90, "hybrid")
     assert "thay đổi. [1]" in torn.text and "gần đây. [1]" in torn.text, torn.text
@@ -383,16 +388,7 @@ def test_a_second_sentence_of_the_passage_is_quoted_when_the_ranker_is_torn(monk
 def test_a_further_sentence_needs_a_tenth_of_the_fitted_odds(monkeypatch):
     # Another passage's sentence near the best by its terms: quoted without a ranker (dense
     # mode), left out when the fitted odds (here: the cosine alone) give it almost nothing.
-    from rag import answer
-    from rag.answer import RANK_FEATURES, SentenceRanker
-
-    n = len(RANK_FEATURES)
-    weights = tuple(200.0 if f == "cosine" else 0.0 for f in RANK_FEATURES)
-    monkeypatch.setitem(
-        answer.RANKERS,
-        "intfloat/multilingual-e5-small",
-        SentenceRanker((0.0,) * n, (1.0,) * n, weights),
-    )
+    _cosine_ranker(monkeypatch, 200.0)
     q = "Hiệp ước được ký ở đâu?"
     hits = _passages(
         "Hiệp ước được ký tại Bình Nhưỡng sau cuộc hội đàm.",

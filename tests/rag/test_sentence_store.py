@@ -147,19 +147,25 @@ def test_rag_index_sentences_fills_an_index_built_without_them(tmp_path, tiny_mo
     r = runner.invoke(cli, ["index", "sentences"], env=env)
     assert r.exit_code == 0 and r.stdout.startswith("0 sentence(s) encoded"), r.output
 
-    assistant = Assistant(_settings_for(env))
-    sim = assistant.retriever().similarity
-    counting = Counting(sim.encoder)
-    sim.encoder = counting
-    sim.for_question(QUESTIONS[0])(read_sentences(assistant, QUESTIONS[0]))
-    assert counting.count == 0
-    assistant.close()
+    assert encoded_by_questions(env, QUESTIONS[:1]) == 0
 
 
 def test_rag_index_sentences_without_an_index_is_one_line(tmp_path):
     env = {"RAG_INDEX_DIR": str(tmp_path / "none")}
     r = CliRunner().invoke(cli, ["index", "sentences"], env=env)
     assert r.exit_code != 0 and "no index" in str(r.exception or r.output).lower()
+
+
+def encoded_by_questions(env: dict[str, str], questions) -> int:
+    """How many sentences ``questions`` made the index at ``env`` encode (0: all stored)."""
+    assistant = Assistant(_settings_for(env))
+    sim = assistant.retriever().similarity
+    counting = Counting(sim.encoder)
+    sim.encoder = counting
+    for q in questions:
+        sim.for_question(q)(read_sentences(assistant, q))
+    assistant.close()
+    return counting.count
 
 
 def _settings_for(env: dict[str, str]):
@@ -291,14 +297,7 @@ def test_optimize_full_deletes_the_sentence_vectors_no_article_needs(
     # question reads every sentence it brings up from it.
     r = runner.invoke(cli, ["index", "sentences"], env=env)
     assert r.exit_code == 0 and r.stdout.startswith("0 sentence(s) encoded"), r.output
-    assistant = Assistant(_settings_for(env))
-    sim = assistant.retriever().similarity
-    counting = Counting(sim.encoder)
-    sim.encoder = counting
-    for q in QUESTIONS:
-        sim.for_question(q)(read_sentences(assistant, q))
-    assert counting.count == 0
-    assistant.close()
+    assert encoded_by_questions(env, QUESTIONS) == 0
     r = runner.invoke(cli, ["index", "optimize", "--full"], env=env)
     assert r.exit_code == 0 and "sentence vectors: 0 deleted" in r.stdout, r.output
 
