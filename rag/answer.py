@@ -83,7 +83,8 @@ TOP_PASSAGE = 0.4
 # in bigrams within a phrase and in bigrams that join a question word to its neighbour; the
 # type it asks for held or missing; the event told the other way; focus words and pairs held;
 # the cosine, and both it and the coverage against the best candidate's; the passage's rank;
-# its place and length; how much it says beyond the question; English questions' own slopes.
+# its place and length; how much it says beyond the question; English questions' own slopes;
+# its coverage and score as the rules above give them.
 RANK_FEATURES = (
     "unigrams",
     "bigrams",
@@ -129,86 +130,29 @@ class SentenceRanker:
 
 
 # Fitted per model (benchmarks/fit_sentence_ranker.py prints these); eval/README.md, "What is
-# fitted", has the figures. A model not listed ranks sentences by MEANING's sum as before.
+# fitted", item 12, has the figures. A model not listed quotes further sentences by the score
+# rules alone.
+# fmt: off
 RANKERS: dict[str, SentenceRanker] = {
     "intfloat/multilingual-e5-small": SentenceRanker(
         mean=(
-            0.0791,
-            0.01766,
-            0.003778,
-            0.199,
-            0.1338,
-            0.0004559,
-            0.5865,
-            0.174,
-            0.5463,
-            0.7916,
-            -0.06206,
-            -0.3711,
-            0.2032,
-            0.458,
-            0.2289,
-            3.299,
-            0.8061,
-            0.01749,
-            0.3603,
-            0.02022,
-            0.06548,
-            0.1054,
-            0.7179,
+            0.0791, 0.01766, 0.003778, 0.199, 0.1338, 0.0004559, 0.5865, 0.174, 0.5463, 0.7916,
+            -0.06206, -0.3711, 0.2032, 0.458, 0.2289, 3.299, 0.8061, 0.01749, 0.3603, 0.02022,
+            0.06548, 0.1054, 0.7179,
         ),
         scale=(
-            0.126,
-            0.04502,
-            0.01943,
-            0.3992,
-            0.3404,
-            0.02135,
-            0.4282,
-            0.3791,
-            0.4703,
-            0.0465,
-            0.0356,
-            0.3173,
-            0.4024,
-            0.2919,
-            0.4201,
-            0.5543,
-            0.105,
-            0.1311,
-            0.3784,
-            0.07333,
-            0.04875,
-            0.1719,
-            0.5174,
+            0.126, 0.04502, 0.01943, 0.3992, 0.3404, 0.02135, 0.4282, 0.3791, 0.4703, 0.0465,
+            0.0356, 0.3173, 0.4024, 0.2919, 0.4201, 0.5543, 0.105, 0.1311, 0.3784, 0.07333,
+            0.04875, 0.1719, 0.5174,
         ),
         weights=(
-            -0.2522,
-            0.3461,
-            0.0102,
-            0.3192,
-            -0.3743,
-            -0.04772,
-            1.298,
-            0.07006,
-            -0.4389,
-            0.8912,
-            1.164,
-            0.1541,
-            -0.1207,
-            0.9624,
-            -0.1076,
-            0.1618,
-            0.004058,
-            -0.3618,
-            0.8895,
-            -0.07247,
-            0.7952,
-            0.2845,
-            -0.7542,
+            -0.2522, 0.3461, 0.0102, 0.3192, -0.3743, -0.04772, 1.298, 0.07006, -0.4389, 0.8912,
+            1.164, 0.1541, -0.1207, 0.9624, -0.1076, 0.1618, 0.004058, -0.3618, 0.8895, -0.07247,
+            0.7952, 0.2845, -0.7542,
         ),
     ),
 }
+# fmt: on
 # With a ranker, the answer also quotes the best sentence's passage's next-ranked sentence when
 # the ranker gives it at least this share of the odds of holding the answer (no new citation).
 SECOND_SHARE = 0.1
