@@ -390,6 +390,7 @@ def score_sentences(
     focus = query.focus
     pairs = query.focus_pairs
     asked = set(syllables(normalize(query.text)))
+    named: list[dict[str, float]] = []  # RANK_FEATURES by name, with a model's cosines
     for i, (hi, s, e, text, score, pos) in enumerate(candidates):
         factor = 1.0
         held: frozenset[str] = frozenset()
@@ -414,50 +415,49 @@ def score_sentences(
                 held = held | found
         coverage = score * factor
         cosine = float(sims[i]) if sims is not None else 0.0
-        features: tuple[float, ...] = ()
         if sims is not None:
             score = coverage + meaning.bonus(cosine, lang) * factor
             english = float(lang == "en")
-            features = (
-                *by_part[i],
-                float(has_type),
-                float(typed and not has_type),
-                float(opposite),
-                focus_held / len(focus) if focus else 1.0,
-                float(bool(focus) and not focus_held),
-                pairs_held / len(pairs) if pairs else 1.0,
-                cosine,
-                0.0,  # cosine_to_best and coverage_to_best: set once all are scored
-                0.0,
-                float(hi == 0),
-                1 / (1 + hi),
-                float(pos == 0),
-                math.log(len(words) + 1),
-                len(words - asked - QUESTION_WORDS) / max(1, len(words)),
-                float(s < hits[hi].chunk.start),
-                english * cosine,
-                english * coverage,
-                max(0.0, cosine - (meaning.floor_en if lang == "en" else meaning.floor)),
-                coverage,
-                score,
+            named.append(
+                {
+                    "unigrams": by_part[i][0],
+                    "bigrams": by_part[i][1],
+                    "junctions": by_part[i][2],
+                    "has_type": float(has_type),
+                    "missing_type": float(typed and not has_type),
+                    "opposite_voice": float(opposite),
+                    "focus": focus_held / len(focus) if focus else 1.0,
+                    "no_focus": float(bool(focus) and not focus_held),
+                    "focus_pairs": pairs_held / len(pairs) if pairs else 1.0,
+                    "cosine": cosine,
+                    "first_passage": float(hi == 0),
+                    "passage_rank": 1 / (1 + hi),
+                    "lead": float(pos == 0),
+                    "length": math.log(len(words) + 1),
+                    "new_words": len(words - asked - QUESTION_WORDS) / max(1, len(words)),
+                    "before_passage": float(s < hits[hi].chunk.start),
+                    "english_cosine": english * cosine,
+                    "english_coverage": english * coverage,
+                    "cosine_above_floor": max(
+                        0.0, cosine - (meaning.floor_en if lang == "en" else meaning.floor)
+                    ),
+                    "coverage": coverage,
+                    "score": score,
+                }
             )
         else:
             score = coverage
-        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor, pos, held, features))
-    if sims is not None and out:
-        top_cosine = max(s.features[9] for s in out)
-        top_coverage = max(s.coverage for s in out)
+        out.append(Sentence(hi, s, e, text, score, coverage, cosine * factor, pos, held))
+    if named:
+        # Against the best candidate's, once all are scored.
+        top_cosine = max(f["cosine"] for f in named)
+        top_coverage = max(f["coverage"] for f in named)
+        for f in named:
+            f["cosine_to_best"] = f["cosine"] - top_cosine
+            f["coverage_to_best"] = f["coverage"] - top_coverage
         out = [
-            replace(
-                s,
-                features=(
-                    *s.features[:10],
-                    s.features[9] - top_cosine,
-                    s.coverage - top_coverage,
-                    *s.features[12:],
-                ),
-            )
-            for s in out
+            replace(s, features=tuple(f[name] for name in RANK_FEATURES))
+            for s, f in zip(out, named, strict=True)
         ]
     return out
 
@@ -674,6 +674,20 @@ def compose(
         ):
             also_cited[len(chosen)] = []
             chosen.append(nxt)
+
+    def adds_to_answer(s: Sentence) -> bool:
+        # The rules of any sentence beside the best: what a typed question asks for ("ở đâu?"
+        # answered by a place: a sentence that names none adds nothing), a tenth of the fitted
+        # odds where there are some, and more of a list tells the same event (a sentence that
+        # misses a word or pair of the question the best sentence holds is off it: "hiệp ước
+        # là văn kiện đột phá" beside "… văn kiện mới sẽ thay thế …"; only for lists: on
+        # XQuAD, the second sentence of other questions often holds the answer in other words).
+        if typed and not _has_type(query, s.text):
+            return False
+        if share and share[(s.hit_index, s.start)] < SECOND_SHARE:
+            return False
+        return not (kind == "list" and not best.focus <= s.focus)
+
     for s in ranked:
         if any(_same_place(c, s) for c in chosen):
             continue
@@ -686,21 +700,11 @@ def compose(
                 also_cited[owner].append(s)
             continue
         if len(chosen) < limit and s.score >= max(min_coverage, 0.8 * best.score):
-            if typed and not _has_type(query, s.text):
-                # "ở đâu?" answered by a place: a second sentence that names none adds nothing.
-                continue
             if not sure_alone(s):
                 # Near the best by its cosine alone: the model finds most sentences of an
                 # article on its topic; one the answer would not quote alone adds nothing.
                 continue
-            if share and share[(s.hit_index, s.start)] < SECOND_SHARE:
-                # Near the best by score, but the fitted odds say it holds no answer.
-                continue
-            if kind == "list" and not best.focus <= s.focus:
-                # More of a list tells the same event: a sentence that misses a word or pair
-                # of the question the best sentence holds is off it ("hiệp ước là văn kiện
-                # đột phá" beside "… văn kiện mới sẽ thay thế …"). Only for lists: on XQuAD,
-                # the second sentence of other questions often holds the answer in other words.
+            if not adds_to_answer(s):
                 continue
             also_cited[len(chosen)] = []
             chosen.append(s)
@@ -714,12 +718,8 @@ def compose(
         )
         if (
             second is not None
-            and share[(second.hit_index, second.start)] >= SECOND_SHARE
+            and adds_to_answer(second)
             and not any(_same_place(c, second) or _same_fact(c.text, second.text) for c in chosen)
-            # The rules of any further sentence: what a typed question asks for, the list's
-            # words and pairs.
-            and not (typed and not _has_type(query, second.text))
-            and not (kind == "list" and not best.focus <= second.focus)
         ):
             also_cited[len(chosen)] = []
             chosen.append(second)

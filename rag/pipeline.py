@@ -48,6 +48,18 @@ FILTER_DEPTH, FILTER_MIN_POOL = 8, 200
 SENTENCE_ARTICLES = 64
 
 
+def _articles_with_passages(snap: Snapshot, ids: Sequence[str]):
+    """(article text, its passages' texts) of the articles ``ids`` still holds, a batch of
+    SENTENCE_ARTICLES at a time, each batch's passages read in one call."""
+    for i in range(0, len(ids), SENTENCE_ARTICLES):
+        part = ids[i : i + SENTENCE_ARTICLES]
+        passages: dict[str, list[str]] = {a: [] for a in part}
+        for sc in snap.chunks(snap.rows_of(part)):
+            passages[sc.chunk.article_id].append(sc.chunk.text)
+        articles = ((snap.article(a), passages[a]) for a in part)
+        yield [(article.text, texts) for article, texts in articles if article is not None]
+
+
 def reads_sentences(model: str | None) -> bool:
     """Whether questions over an index of ``model`` read sentence vectors: answers chosen by
     meaning (rag.answer.MEANING) or hybrid retrieval's second stage (rag.fusion)."""
@@ -390,16 +402,7 @@ class Assistant:
                 total=len(ids), unit=" articles", desc="sentences", delay=2, disable=not progress
             )
             try:
-                for i in range(0, len(ids), SENTENCE_ARTICLES):
-                    part = ids[i : i + SENTENCE_ARTICLES]
-                    passages: dict[str, list[str]] = {a: [] for a in part}
-                    for sc in snap.chunks(snap.rows_of(part)):  # one read for the batch
-                        passages[sc.chunk.article_id].append(sc.chunk.text)
-                    batch = []
-                    for article_id in part:
-                        article = snap.article(article_id)
-                        if article is not None:
-                            batch.append((article.text, passages[article_id]))
+                for batch in _articles_with_passages(snap, ids):
                     writer.add(batch)
                     bar.update(len(batch))
                     if writer.warning:
@@ -431,18 +434,12 @@ class Assistant:
             keep: set[bytes] = set()
             if snap is not None and snap.model is not None:
                 ids = [a["id"] for a in snap.articles()]
-                for i in range(0, len(ids), SENTENCE_ARTICLES):
-                    part = ids[i : i + SENTENCE_ARTICLES]
-                    passages: dict[str, list[str]] = {a: [] for a in part}
-                    for sc in snap.chunks(snap.rows_of(part)):  # one read for the batch
-                        passages[sc.chunk.article_id].append(sc.chunk.text)
-                    for article_id in part:
-                        article = snap.article(article_id)
-                        if article is not None:
-                            keep.update(
-                                sentence_key(snap.model, t)
-                                for t in sentences_of(article.text, passages[article_id])
-                            )
+                for batch in _articles_with_passages(snap, ids):
+                    keep.update(
+                        sentence_key(snap.model, t)
+                        for text, passages in batch
+                        for t in sentences_of(text, passages)
+                    )
             # Pruning reads keys only: no model or dimension of its own.
             store = SentenceVectors(self.store.root, "", 0, writable=True)
             try:

@@ -112,14 +112,15 @@ class SentenceVectors:
             conn = self._connection()
             assert conn is not None
             gone = [(key,) for (key,) in conn.execute("SELECT key FROM vectors") if key not in keep]
-            if not gone:
-                return 0
-            with conn:
-                conn.executemany("DELETE FROM vectors WHERE key = ?", gone)
-            try:
-                conn.execute("VACUUM")
-            except sqlite3.OperationalError:
-                pass  # a full disk: the rows are deleted; the file shrinks at the next prune
+            if gone:
+                with conn:
+                    conn.executemany("DELETE FROM vectors WHERE key = ?", gone)
+            # Free pages left by this prune, or by an earlier one whose VACUUM found no room.
+            if conn.execute("PRAGMA freelist_count").fetchone()[0]:
+                try:
+                    conn.execute("VACUUM")
+                except sqlite3.OperationalError:
+                    pass  # a full disk: the rows are deleted; the file shrinks at the next prune
             return len(gone)
 
     def count(self) -> int:
