@@ -28,9 +28,16 @@ BM25_B = 0.4
 # each term's live postings (views of the segments' arrays, found once instead of once per
 # question and per segment) for up to LOOKUPS terms, and its scores in the passages that hold
 # it (float32, the idf applied) up to SCORED_ENTRIES in all (4 bytes each, least recently used
-# dropped first). Questions share their commonest syllables, which hold the longest postings.
+# dropped first), or SCORED_PER_PASSAGE a live passage where that is more: a larger index's
+# common syllables hold longer postings, and a question recomputing them costs more than the
+# cache's 4 bytes an entry (benchmarks/README.md, "A million passages"). Questions share their
+# commonest syllables, which hold the longest postings.
 LOOKUPS = 65_536
 SCORED_ENTRIES = 8_000_000
+SCORED_PER_PASSAGE = 32
+# A term held by at least 1/DENSE_SHARE of a segment's passages is kept as a dense column of
+# the segment: adding one is a streaming pass, ~7x cheaper an element than a scattered add.
+DENSE_SHARE = 6
 
 
 class _Vocabulary(dict):
@@ -234,6 +241,7 @@ class BM25Index:
         self._found: dict[str, list] = {}
         self._scored: OrderedDict[str, list[np.ndarray]] = OrderedDict()
         self._scored_entries = 0
+        self._scored_budget = max(SCORED_ENTRIES, SCORED_PER_PASSAGE * live)
 
     @classmethod
     def build(
@@ -304,25 +312,40 @@ class BM25Index:
             for (offset, docs, _, part), data in zip(
                 found, self._term_scores(t, found), strict=True
             ):
-                total[offset : offset + part[0].size][docs] += data * np.float32(w)
+                if w != 1:
+                    data = data * np.float32(w)
+                span = total[offset : offset + part[0].size]
+                if len(data) == len(span):  # every position (a dense column, zeros included)
+                    span += data
+                else:
+                    span[docs] += data
         return total.astype(np.float32)
 
     def _term_scores(self, term: str, found) -> list[np.ndarray]:
-        """``term``'s float32 scores in the passages of each of its ``found`` postings (kept:
-        SCORED_ENTRIES)."""
+        """``term``'s float32 scores in the passages of each of its ``found`` postings (kept, up
+        to the index's budget of entries)."""
         with self._lock:
             data = self._scored.get(term)
             if data is not None:
                 self._scored.move_to_end(term)
                 return data
         idf = self.idf(sum(len(d) for _, d, _, _ in found))
-        data = [bm25s_adapter.term_scores(idf, tfs, part[3][docs]) for _, docs, tfs, part in found]
+        data = []
+        for _, docs, tfs, part in found:
+            scored = bm25s_adapter.term_scores(idf, tfs, part[3][docs])
+            if len(docs) * DENSE_SHARE >= part[0].size:
+                # A common term: a column of every position (0 where absent, and x + 0.0 is x),
+                # added as one streaming pass instead of a gather and scatter per passage.
+                column = np.zeros(part[0].size, dtype=np.float32)
+                column[docs] = scored
+                scored = column
+            data.append(scored)
         size = sum(len(d) for d in data)
         with self._lock:
-            if term not in self._scored and size <= SCORED_ENTRIES:
+            if term not in self._scored and size <= self._scored_budget:
                 self._scored[term] = data
                 self._scored_entries += size
-                while self._scored_entries > SCORED_ENTRIES:
+                while self._scored_entries > self._scored_budget:
                     _, old = self._scored.popitem(last=False)
                     self._scored_entries -= sum(len(d) for d in old)
         return data
@@ -341,11 +364,27 @@ class BM25Index:
         return cls([(Postings.load(directory), None)])
 
 
+# Above this many scores, top_k first keeps those at least the k-th best of every TOP_K_STRIDE-th
+# (a subset's k-th best is at most the whole's): one comparison pass instead of a partition of
+# the whole array (~4 ms at a million passages).
+TOP_K_PREFILTER = 1 << 18
+TOP_K_STRIDE = 16
+
+
 def top_k(scores: np.ndarray, k: int, min_score: float = 0.0) -> list[tuple[int, float]]:
     """Indices and values of the k best scores above min_score, best first, ties by index."""
     if scores.size == 0 or k <= 0:
         return []
     k = min(k, scores.size)
+    pool = None
+    if scores.size >= TOP_K_PREFILTER and k * TOP_K_STRIDE * 8 <= scores.size:
+        sample = scores[::TOP_K_STRIDE]
+        floor = np.partition(sample, len(sample) - k)[len(sample) - k]
+        pool = np.flatnonzero(scores >= floor)
+        if len(pool) * 4 > scores.size:
+            pool = None  # mostly ties with the floor (zeros): nothing gained
+    if pool is not None:
+        return [(int(pool[i]), s) for i, s in top_k(scores[pool], k, min_score)]
     kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
     # Every score tied with the k-th, so that ties are cut by index (argpartition picks any).
     idx = np.flatnonzero(scores >= kth)

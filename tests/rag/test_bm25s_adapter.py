@@ -122,3 +122,24 @@ def test_top_k_cuts_ties_by_position_at_the_kth_place_too():
     got = top_k(scores, 103)
     assert [i for i, _ in got][100:] == [2, 3, 5]
     assert all(s > 0 for _, s in top_k(scores, 400)) and len(top_k(scores, 400)) == 350
+
+
+def test_top_k_over_a_large_array_equals_the_whole_partition(monkeypatch):
+    """Above TOP_K_PREFILTER scores, top_k keeps those at least a sample's k-th best first:
+    the same indices and values as partitioning the whole array, ties and zeros included."""
+    import rag.bm25
+
+    rng = np.random.default_rng(7)
+    n = 1 << 19
+    arrays = [
+        rng.random(n).astype(np.float32),
+        np.round(rng.random(n) * 4, 1).astype(np.float32),  # ties everywhere
+        (rng.exponential(size=n) * (rng.random(n) < 0.3)).astype(np.float32),  # mostly zeros
+        np.zeros(n, dtype=np.float32),
+    ]
+    arrays[3][rng.integers(0, n, 25)] = 1.0  # fewer positive scores than k
+    cases = [(a, k, m) for a in arrays for k in (1, 30, 40, 200) for m in (0.0, 0.5)]
+    fast = [top_k(a, k, m) for a, k, m in cases]
+    monkeypatch.setattr(rag.bm25, "TOP_K_PREFILTER", 1 << 62)  # always the whole partition
+    assert fast == [top_k(a, k, m) for a, k, m in cases]
+    assert len(fast[0]) == 1 and fast[0][0][1] == float(arrays[0].max())

@@ -15,6 +15,7 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -293,12 +294,16 @@ def _bincount_scores(parts, terms) -> np.ndarray:
     return out.astype(np.float32)
 
 
+@pytest.mark.parametrize("dense_share", [0, 4, 10**9], ids=["sparse", "common-dense", "all-dense"])
 def test_bm25_scores_over_segments_equal_one_bincount_with_the_caches_cold_warm_and_full(
-    monkeypatch,
+    monkeypatch, dense_share
 ):
+    """Every term's scores kept sparse, the commonest as dense columns (the default), every
+    term as a dense column: the same floats as one bincount."""
     import rag.bm25
     from rag.bm25 import Postings
 
+    monkeypatch.setattr(rag.bm25, "DENSE_SHARE", dense_share)
     docs = [*seed_passages(), ("", ""), ("Tiêu đề", "...")]
     cuts = [0, len(docs) // 3, len(docs) // 2, len(docs)]
     parts = []
@@ -311,11 +316,18 @@ def test_bm25_scores_over_segments_equal_one_bincount_with_the_caches_cold_warm_
         parts.append((p, deleted))
     questions = seed_questions()
     weighted = [{t: 1.0 + (len(t) * 7919 % 13) / 5 for t in query_terms(q)} for q in questions[:20]]
-    for size in (rag.bm25.SCORED_ENTRIES, 40):  # the default, then evicting all the time
-        monkeypatch.setattr(rag.bm25, "SCORED_ENTRIES", size)
+    # The default budget, then one that evicts all the time.
+    for entries, per_passage in ((rag.bm25.SCORED_ENTRIES, rag.bm25.SCORED_PER_PASSAGE), (40, 0)):
+        monkeypatch.setattr(rag.bm25, "SCORED_ENTRIES", entries)
+        monkeypatch.setattr(rag.bm25, "SCORED_PER_PASSAGE", per_passage)
         index = BM25Index(parts)
+        dense = 0
         for _ in range(2):  # cold, then from the caches
             for terms in [query_terms(q) for q in questions] + weighted:
                 expected = _bincount_scores(parts, terms)
                 assert index.scores(terms).tobytes() == expected.tobytes(), terms
-        assert index._scored_entries <= size
+                # A sparse score is never 0 (lucene idf > 0); a dense column holds 0 where absent.
+                dense += sum(bool((d == 0).any()) for data in index._scored.values() for d in data)
+        assert index._scored_entries <= max(entries, per_passage * index.live)
+        # The setting is what decides: no dense column when off, some when on.
+        assert (dense > 0) == (dense_share > 0)
